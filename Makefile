@@ -1,0 +1,51 @@
+# The two commands: `make run` and `make test`. Everything else is what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-only setup migrate demo lint format worker clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo
+
+# Serve on http://$(HOST):$(PORT) with a background worker and the scheduler;
+# Ctrl-C stops all three.
+run: demo
+	@echo "Cadence Ops on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	@bash -c 'trap "kill 0" EXIT; \
+		$(PY) manage.py db_worker --no-startup-delay >/dev/null 2>&1 & \
+		$(PY) manage.py cadence_scheduler & \
+		$(PY) manage.py runserver --noreload $(HOST):$(PORT)'
+
+test: setup test-only
+
+test-only:
+	$(PY) -m pytest
+
+worker: migrate
+	$(PY) manage.py db_worker
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .pytest_cache

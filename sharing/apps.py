@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SharingConfig(AppConfig):
+    name = "sharing"
+    verbose_name = "Sharing"
+
+    def ready(self) -> None:
+        from sharing import sobjects  # noqa: F401  (registers the objects)

@@ -1,0 +1,39 @@
+import os
+
+import pytest
+from django.db import connection
+
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def rep(db):
+    return UserFactory(username="rep_owner")
+
+
+@pytest.fixture
+def teammate(db):
+    return UserFactory(username="rep_teammate")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="rep_outsider")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
