@@ -659,3 +659,19 @@ class BulkJob(models.Model):
     @property
     def processed(self) -> int:
         return self.succeeded + self.failed
+
+
+class DeletedTrackerManager(models.Manager.from_queryset(TrackerQuerySet)):
+    def get_queryset(self) -> TrackerQuerySet:
+        return super().get_queryset().filter(is_deleted=True)
+
+
+class RecycleBinTracker(ActionCadenceTracker):
+    """Soft-deleted trackers, for the admin's recycle bin (restore or wait for the purge)."""
+
+    objects = DeletedTrackerManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "recycle bin tracker"
+        verbose_name_plural = "recycle bin"
