@@ -134,6 +134,11 @@ CADENCE_PROCESSING_TIMEOUT_SECONDS = int(
     os.environ.get("CADENCE_PROCESSING_TIMEOUT_SECONDS", "600")
 )
 
+# Sharing recalculations over more trackers than this run on a worker, not in the request.
+SHARING_INLINE_RECALC_MAX_TRACKERS = int(
+    os.environ.get("SHARING_INLINE_RECALC_MAX_TRACKERS", "20000")
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

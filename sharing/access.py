@@ -2,28 +2,34 @@
 
 ``visible_q(user, level)`` is the filter every tracker queryset goes through
 (``ActionCadenceTracker.objects.visible_to(user, level)``); ``access_level``
-answers the same question for one record. Both compare integer foreign keys
-only, so the filter is a few small id subqueries, never a per-row check.
+and ``explain_access`` answer for one record from the same grants. The filter
+compares integer foreign keys against a few small id sets and one share
+subquery, so it never checks rows one by one.
 
-Levels, lowest first: read < edit < all.
+Effective access (SPEC 3) is the highest of: All as owner, administrator or a
+user in a role above the owner's; Edit as a member of the owning queue; the
+org-wide default; every share reaching the user directly, through groups, or
+through a subordinate (their direct shares, and their groups that include
+bosses). Levels, lowest first: read < edit < all.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 
 LEVELS = ("read", "edit", "all")
 _RANK = {"read": 1, "edit": 2, "all": 3}
 OWD_RANK = {"Private": 0, "Read": 1, "Edit": 2}
+SHARE_LEVEL_RANK = {"Read": 1, "Edit": 2, "All": 3}
 
 VIEW_ALL_PERMISSION = "trackers.view_all_trackers"
 MODIFY_ALL_PERMISSION = "trackers.modify_all_trackers"
 
 
 def rank(level: str | None) -> int:
-    return _RANK.get(level or "", 0)
+    return _RANK.get((level or "").lower(), 0)
 
 
 def _check_level(level: str) -> None:
@@ -31,44 +37,17 @@ def _check_level(level: str) -> None:
         raise ValueError(f"Unknown access level {level!r}; expected one of {LEVELS}.")
 
 
-def is_unrestricted(user: Any, level: str) -> bool:
-    """Superusers and holders of view-all / modify-all skip the visibility filter."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    if user.has_perm(MODIFY_ALL_PERMISSION):
-        return True
-    return level == "read" and user.has_perm(VIEW_ALL_PERMISSION)
+def _is_user(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.is_active
 
 
-def subordinate_role_ids(role_id: int | None) -> set[int]:
-    """Every role below ``role_id`` (not itself). Roles are few; one query."""
-    if role_id is None:
-        return set()
-    from sharing.models import UserRole
-
-    children: dict[int | None, list[int]] = {}
-    for pk, parent in UserRole.objects.values_list("pk", "parent_role_id"):
-        children.setdefault(parent, []).append(pk)
-    found: set[int] = set()
-    stack = list(children.get(role_id, []))
-    while stack:
-        pk = stack.pop()
-        if pk not in found:
-            found.add(pk)
-            stack.extend(children.get(pk, []))
-    return found
-
-
-def _queue_ids(user: Any) -> list[int]:
-    from sharing.models import Group
-
-    return list(
-        Group.objects.filter(type=Group.Type.QUEUE, members__member_user=user).values_list(
-            "pk", flat=True
-        )
-    )
+def admin_level(user: Any) -> int:
+    """What superusers and the view-all / modify-all permissions grant on every tracker."""
+    if user.is_superuser or user.has_perm(MODIFY_ALL_PERMISSION):
+        return rank("all")
+    if user.has_perm(VIEW_ALL_PERMISSION):
+        return rank("read")
+    return 0
 
 
 def org_default() -> str:
@@ -77,47 +56,127 @@ def org_default() -> str:
     return Organization.get().tracker_default_access
 
 
+def _share_levels(level: str) -> list[str]:
+    return [name for name, value in SHARE_LEVEL_RANK.items() if value >= rank(level)]
+
+
 def visible_q(user: Any, level: str = "read") -> Q:
     """A filter on ActionCadenceTracker: the records ``user`` has at least ``level`` on."""
+    from sharing.groups import OrgGraph
+    from sharing.models import ActionCadenceTrackerShare, User
+
     _check_level(level)
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not _is_user(user):
         return Q(pk__in=[])
-    if is_unrestricted(user, level):
+    if admin_level(user) >= rank(level) or OWD_RANK[org_default()] >= rank(level):
         return Q()
-    if OWD_RANK[org_default()] >= rank(level):
-        return Q()
+    graph = OrgGraph()
+    below = graph.roles_below(user.role_id)
+    groups, _via = graph.effective_groups(user)
+
     condition = Q(owner_user_id=user.pk)
-    below = subordinate_role_ids(user.role_id)
     if below:
-        condition |= Q(owner_user__role_id__in=below)
-    if rank(level) <= rank("edit"):
-        queues = _queue_ids(user)
-        if queues:
-            condition |= Q(owner_queue_id__in=queues)
-    return condition
+        condition |= Q(owner_user_id__in=User.objects.filter(role_id__in=below).values("pk"))
+    queues = groups & graph.queue_ids()
+    if queues and rank(level) <= rank("edit"):
+        condition |= Q(owner_queue_id__in=queues)
+    grantee = Q(user_id=user.pk)
+    if below:
+        grantee |= Q(user_id__in=User.objects.filter(role_id__in=below).values("pk"))
+    if groups:
+        grantee |= Q(group_id__in=groups)
+    shares = ActionCadenceTrackerShare.objects.filter(
+        grantee, access_level__in=_share_levels(level)
+    ).values("parent_id")
+    return condition | Q(pk__in=shares)
 
 
 def access_level(user: Any, tracker: Any) -> str | None:
-    """The highest level ``user`` has on ``tracker``, or None if they cannot see it."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    """The highest level ``user`` has on ``tracker``, or None if they cannot read it.
+
+    Computed from the same filters as ``visible_to`` in one query, so the two can
+    never disagree.
+    """
+    from trackers.models import ActionCadenceTracker
+
+    if not _is_user(user):
         return None
-    if user.is_superuser or user.has_perm(MODIFY_ALL_PERMISSION):
+    fixed = max(admin_level(user), OWD_RANK[org_default()])
+    if fixed == rank("all"):
         return "all"
-    best = 0
-    if tracker.owner_user_id == user.pk:
-        best = rank("all")
-    elif tracker.owner_user_id is not None and user.role_id is not None:
-        owner_role = (
-            type(user)
-            .objects.filter(pk=tracker.owner_user_id)
-            .values_list("role_id", flat=True)
-            .first()
-        )
-        if owner_role in subordinate_role_ids(user.role_id):
-            best = rank("all")
-    if tracker.owner_queue_id is not None and tracker.owner_queue_id in _queue_ids(user):
-        best = max(best, rank("edit"))
-    best = max(best, OWD_RANK[org_default()])
-    if user.has_perm(VIEW_ALL_PERMISSION):
-        best = max(best, rank("read"))
+    cases = [When(visible_q(user, name), then=Value(rank(name))) for name in ("all", "edit")]
+    if fixed < rank("edit"):
+        cases.append(When(visible_q(user, "read"), then=Value(rank("read"))))
+    found = (
+        ActionCadenceTracker.all_objects.filter(pk=tracker.pk)
+        .annotate(level=Case(*cases, default=Value(0), output_field=IntegerField()))
+        .values_list("level", flat=True)
+        .first()
+    )
+    best = max(found or 0, fixed)
     return LEVELS[best - 1] if best else None
+
+
+def explain_access(user: Any, tracker: Any) -> list[dict[str, str]]:
+    """Every grant ``user`` holds on ``tracker`` and where it comes from."""
+    from sharing.groups import OrgGraph
+    from sharing.models import ActionCadenceTrackerShare, Group, User
+
+    if not _is_user(user):
+        return []
+    grants: list[dict[str, str]] = []
+
+    def grant(level: str, source: str, detail: str) -> None:
+        grants.append({"level": level, "source": source, "detail": detail})
+
+    if user.is_superuser:
+        grant("All", "administrator", "superuser")
+    elif user.has_perm(MODIFY_ALL_PERMISSION):
+        grant("All", "administrator", "Modify All Trackers permission")
+    elif user.has_perm(VIEW_ALL_PERMISSION):
+        grant("Read", "administrator", "View All Trackers permission")
+    owd = org_default()
+    if OWD_RANK[owd] and not user.is_superuser:
+        grant("Read" if owd == "Read" else "Edit", "org-wide default", f"Public {owd}")
+    graph = OrgGraph()
+    below = graph.roles_below(user.role_id)
+    if tracker.owner_user_id == user.pk:
+        grant("All", "owner", "owns the tracker")
+    elif tracker.owner_user_id is not None:
+        owner = User.objects.select_related("role").get(pk=tracker.owner_user_id)
+        if owner.role_id in below:
+            grant(
+                "All",
+                "role hierarchy",
+                f"role {user.role.name} is above {owner.username}'s role {owner.role.name}",
+            )
+    groups, via = graph.effective_groups(user)
+    if tracker.owner_queue_id in groups:
+        queue = Group.objects.get(pk=tracker.owner_queue_id)
+        how = (
+            f" via subordinate {User.objects.get(pk=via[queue.pk]).username}"
+            if queue.pk in via
+            else ""
+        )
+        grant("Edit", "queue", f"member of queue {queue.name}{how}")
+    below_users = set(User.objects.filter(role_id__in=below).values_list("pk", flat=True))
+    shares = ActionCadenceTrackerShare.objects.filter(parent_id=tracker.pk).select_related(
+        "user", "group", "rule"
+    )
+    for share in shares:
+        if share.user_id == user.pk:
+            reached = "shared with the user"
+        elif share.user_id in below_users:
+            reached = f"shared with subordinate {share.user.username} (role hierarchy)"
+        elif share.group_id in groups:
+            reached = f"shared with group {share.group.name}"
+            if share.group_id in via:
+                sub = User.objects.get(pk=via[share.group_id]).username
+                reached += f" via subordinate {sub} (group includes bosses)"
+        else:
+            continue
+        if share.row_cause == "Rule":
+            grant(share.access_level, "sharing rule", f"rule {share.rule.name}: {reached}")
+        else:
+            grant(share.access_level, "manual share", reached)
+    return grants

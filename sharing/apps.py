@@ -6,4 +6,4 @@ class SharingConfig(AppConfig):
     verbose_name = "Sharing"
 
     def ready(self) -> None:
-        from sharing import sobjects  # noqa: F401  (registers the objects)
+        from sharing import signals, sobjects  # noqa: F401  (registers the objects and hooks)

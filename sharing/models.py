@@ -170,3 +170,182 @@ class Organization(models.Model):
     def get(cls) -> Organization:
         org, _ = cls.objects.get_or_create(pk=1)
         return org
+
+
+class AccessLevel(models.TextChoices):
+    READ = "Read", "Read Only"
+    EDIT = "Edit", "Read/Write"
+    ALL = "All", "Full Access"
+
+
+# RowCause: Owner rows are derived from OwnerId (see sharing.access), never stored, so
+# they cannot go stale; Manual rows are made by people; Rule rows by recalculation.
+class RowCause(models.TextChoices):
+    OWNER = "Owner", "Owner"
+    MANUAL = "Manual", "Manual Sharing"
+    RULE = "Rule", "Sharing Rule"
+
+
+def validate_developer_name(value: str) -> None:
+    """Salesforce's API-name rules: letters, digits and underscores; starts with a
+    letter; no trailing underscore and no two underscores in a row."""
+    from django.core.exceptions import ValidationError
+
+    if not value or not value[0].isalpha() or not value.isascii():
+        raise ValidationError("The DeveloperName must begin with a letter.")
+    if not all(char.isalnum() or char == "_" for char in value):
+        raise ValidationError("The DeveloperName can only contain letters, digits and underscores.")
+    if value.endswith("_") or "__" in value:
+        raise ValidationError(
+            "The DeveloperName can't end with an underscore or contain two underscores in a row."
+        )
+
+
+class ActionCadenceTrackerOwnerSharingRule(SObject):
+    """Share the trackers owned by members of ``group`` with a user or group."""
+
+    KEY_PREFIX = "02c"
+
+    name = models.CharField("Name", max_length=80)
+    developer_name = models.CharField(
+        "DeveloperName", max_length=80, unique=True, validators=[validate_developer_name]
+    )
+    description = models.TextField("Description", max_length=1000, blank=True)
+    group = models.ForeignKey(
+        Group,
+        verbose_name="GroupId",
+        on_delete=models.CASCADE,
+        related_name="source_of_rules",
+        help_text="Trackers owned by members of this group (transitively) are shared.",
+    )
+    share_with_user = models.ForeignKey(
+        User,
+        verbose_name="UserOrGroupId (User)",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    share_with_group = models.ForeignKey(
+        Group,
+        verbose_name="UserOrGroupId (Group)",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="receives_rules",
+    )
+    access_level = models.CharField(
+        "AccessLevel",
+        max_length=4,
+        choices=[(AccessLevel.READ.value, "Read Only"), (AccessLevel.EDIT.value, "Read/Write")],
+        default=AccessLevel.READ,
+    )
+
+    class Meta:
+        verbose_name = "owner sharing rule"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(share_with_user__isnull=False, share_with_group__isnull=True)
+                | models.Q(share_with_user__isnull=True, share_with_group__isnull=False),
+                name="rule_exactly_one_grantee",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(access_level__in=["Read", "Edit"]),
+                name="rule_access_read_or_edit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def grantee(self) -> models.Model:
+        return self.share_with_user or self.share_with_group
+
+
+class ActionCadenceTrackerShare(SObject):
+    """Who a tracker is shared with, beyond its owner. Manual rows are made by people
+    with All access; Rule rows belong to recalculation and are read-only."""
+
+    KEY_PREFIX = "02s"
+
+    parent = models.ForeignKey(
+        "trackers.ActionCadenceTracker",
+        verbose_name="ParentId",
+        on_delete=models.CASCADE,
+        related_name="shares",
+    )
+    user = models.ForeignKey(
+        User,
+        verbose_name="UserOrGroupId (User)",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tracker_shares",
+    )
+    group = models.ForeignKey(
+        Group,
+        verbose_name="UserOrGroupId (Group)",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tracker_shares",
+    )
+    access_level = models.CharField("AccessLevel", max_length=4, choices=AccessLevel.choices)
+    row_cause = models.CharField("RowCause", max_length=10, choices=RowCause.choices)
+    rule = models.ForeignKey(
+        ActionCadenceTrackerOwnerSharingRule,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="shares",
+    )
+
+    class Meta:
+        verbose_name = "tracker share"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="share_exactly_one_grantee",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(access_level__in=["Read", "Edit", "All"]),
+                name="share_access_level_valid",
+            ),
+            # Owner rows are derived, never stored.
+            models.CheckConstraint(
+                condition=models.Q(row_cause__in=["Manual", "Rule"]),
+                name="share_row_cause_stored",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(row_cause="Rule", rule__isnull=False)
+                | models.Q(row_cause="Manual", rule__isnull=True),
+                name="share_rule_iff_rule_cause",
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "user"],
+                condition=models.Q(row_cause="Manual", user__isnull=False),
+                name="share_manual_unique_user",
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "group"],
+                condition=models.Q(row_cause="Manual", group__isnull=False),
+                name="share_manual_unique_group",
+            ),
+            models.UniqueConstraint(fields=["rule", "parent"], name="share_rule_unique_parent"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "parent"], name="share_user_parent"),
+            models.Index(fields=["group", "parent"], name="share_group_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.parent_id} → {self.user or self.group} ({self.access_level}, {self.row_cause})"
+        )
+
+    @property
+    def grantee(self) -> models.Model:
+        return self.user or self.group

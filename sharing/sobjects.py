@@ -124,3 +124,96 @@ register(
         ),
     )
 )
+
+register(
+    SObjectType(
+        name="ActionCadenceTrackerOwnerSharingRule",
+        model=m.ActionCadenceTrackerOwnerSharingRule,
+        label="Action Cadence Tracker Owner Sharing Rule",
+        label_plural="Action Cadence Tracker Owner Sharing Rules",
+        calls=frozenset({"create", "update", "delete", "describeSObjects", "query", "retrieve"}),
+        fields=(
+            F("Name", "string", "Filter Group Sort Create Update", attr="name", length=80),
+            F(
+                "DeveloperName",
+                "string",
+                "Filter Group Sort Create Update",
+                attr="developer_name",
+                length=80,
+            ),
+            F(
+                "Description",
+                "textarea",
+                "Nillable Create Update",
+                attr="description",
+                length=1000,
+            ),
+            F(
+                "GroupId",
+                "reference",
+                "Filter Group Sort Create Update",
+                attr="group",
+                to="Group",
+                rel="Group",
+            ),
+            F(
+                "UserOrGroupId",
+                "reference",
+                "Filter Group Sort Create Update",
+                to=("User", "Group"),
+                columns={"User": "share_with_user", "Group": "share_with_group"},
+            ),
+            F(
+                "AccessLevel",
+                "picklist",
+                "Filter Group Restricted Sort Create Update",
+                attr="access_level",
+                length=255,
+                picklist=["Read", "Edit"],
+            ),
+        ),
+    )
+)
+
+register(
+    SObjectType(
+        name="ActionCadenceTrackerShare",
+        model=m.ActionCadenceTrackerShare,
+        label="Action Cadence Tracker Share",
+        label_plural="Action Cadence Tracker Shares",
+        calls=frozenset({"create", "update", "delete", "describeSObjects", "query", "retrieve"}),
+        fields=(
+            F(
+                "ParentId",
+                "reference",
+                "Filter Group Sort Create",
+                attr="parent",
+                to="ActionCadenceTracker",
+                rel="Parent",
+            ),
+            F(
+                "UserOrGroupId",
+                "reference",
+                "Filter Group Sort Create",
+                to=("User", "Group"),
+                columns={"User": "user", "Group": "group"},
+            ),
+            F(
+                "AccessLevel",
+                "picklist",
+                "Filter Group Restricted Sort Create Update",
+                attr="access_level",
+                length=255,
+                picklist=[choice.value for choice in m.AccessLevel],
+            ),
+            F(
+                "RowCause",
+                "picklist",
+                "Filter Group Restricted Sort Defaulted Create",
+                attr="row_cause",
+                length=255,
+                picklist=[choice.value for choice in m.RowCause],
+            ),
+        ),
+    )
+)

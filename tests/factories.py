@@ -146,4 +146,5 @@ def running_tracker(owner=None, cadence=None, target=None, **kwargs):
     owner = owner or UserFactory()
     cadence = cadence or make_cadence(StepType.MAKE_A_CALL, StepType.SEND_AN_EMAIL)
     target = target or LeadFactory()
-    return lifecycle.assign_target(target, cadence, actor=owner, owner=owner, **kwargs)
+    actor = kwargs.pop("actor", None) or (owner if isinstance(owner, User) else cadence.owner)
+    return lifecycle.assign_target(target, cadence, actor=actor, owner=owner, **kwargs)

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cadence_site import registry
-from sharing import access
+from sharing import access, recalc
 from sharing.models import Group, Organization
 from trackers.choices import (
     ACTIVE_STATES,
@@ -562,6 +562,8 @@ def _start(
         ) from error
     _refresh_is_active(tracker)
     tx.record(tracker, ChangeType.CREATE)
+    # A new record owned by a member of a rule's source group is shared at once.
+    recalc.recalculate_for_trackers([tracker.pk])
     _enter_step(tx, tracker, first[0], expected_state=TrackerState.INITIALIZING)
     return tracker
 
