@@ -349,3 +349,44 @@ class ActionCadenceTrackerShare(SObject):
     @property
     def grantee(self) -> models.Model:
         return self.user or self.group
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. It acts as its user, with that user's sharing.
+
+    Only a SHA-256 digest is stored; the token itself is shown once, when made.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=8, editable=False, db_index=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user.username})"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, name: str = "") -> tuple[ApiToken, str]:
+        """Make a token; returns (row, the raw token to hand to the user once)."""
+        import secrets
+
+        raw = "cdo_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, prefix=raw[:8], digest=cls.hash(raw))
+        return token, raw
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,88 @@
+"""The one tracker FilterSet: the dashboard list, its CSV export and the DRF API use it.
+
+Parameters are snake_case; values are Salesforce's (picklist values, 15- or
+18-character ids). No filter loads a whole table: owners are given by id, not
+chosen from a list of every user.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from cadence_site import sfid
+from trackers.choices import (
+    CompletionDisposition,
+    CompletionReason,
+    RelatedToAttributionType,
+    TrackerState,
+)
+from trackers.models import ActionCadence, ActionCadenceTracker
+
+
+class SalesforceIdListField(forms.CharField):
+    """A comma-separated list of 15- or 18-character ids, normalised to 18."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return []
+        try:
+            return [sfid.normalize(part) for part in value.split(",") if part.strip()]
+        except sfid.InvalidId as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class SalesforceIdListFilter(django_filters.Filter):
+    field_class = SalesforceIdListField
+
+
+class TrackerFilterSet(django_filters.FilterSet):
+    cadence = django_filters.ModelMultipleChoiceFilter(
+        field_name="action_cadence",
+        to_field_name="sf_id",
+        queryset=ActionCadence.objects.order_by("name"),
+        label="Cadence",
+    )
+    owner = SalesforceIdListFilter(method="filter_owner", label="Owner Id (user or queue)")
+    state = django_filters.MultipleChoiceFilter(choices=TrackerState.choices, label="State")
+    completion_reason = django_filters.MultipleChoiceFilter(
+        choices=CompletionReason.choices, label="Completion reason"
+    )
+    completion_disposition = django_filters.MultipleChoiceFilter(
+        choices=CompletionDisposition.choices, label="Disposition"
+    )
+    target_type = django_filters.ChoiceFilter(
+        choices=[("Lead", "Lead"), ("Contact", "Contact")],
+        method="filter_target_type",
+        label="Target type",
+    )
+    related_to_attribution_type = django_filters.MultipleChoiceFilter(
+        choices=RelatedToAttributionType.choices, label="Attribution type"
+    )
+    is_tracker_active = django_filters.BooleanFilter(label="Active")
+    created = django_filters.IsoDateTimeFromToRangeFilter(
+        field_name="created_date", label="Created between"
+    )
+    modified = django_filters.IsoDateTimeFromToRangeFilter(
+        field_name="last_modified_date", label="Last modified between"
+    )
+
+    class Meta:
+        model = ActionCadenceTracker
+        fields: list[str] = []
+
+    def filter_owner(self, queryset, name, value):
+        if not value:
+            return queryset
+        users = [item for item in value if item.startswith("005")]
+        queues = [item for item in value if item.startswith("00G")]
+        return queryset.filter(Q(owner_user__sf_id__in=users) | Q(owner_queue__sf_id__in=queues))
+
+    def filter_target_type(self, queryset, name, value):
+        if value == "Lead":
+            return queryset.filter(target_lead__isnull=False)
+        if value == "Contact":
+            return queryset.filter(target_contact__isnull=False)
+        return queryset
