@@ -56,21 +56,32 @@ def org_default() -> str:
     return Organization.get().tracker_default_access
 
 
+def _org_state() -> tuple[str, Any]:
+    """The org-wide default and the current org graph, for one query."""
+    from sharing.groups import current_graph
+    from sharing.models import Organization
+
+    org = Organization.get()
+    return org.tracker_default_access, lambda: current_graph(org.sharing_version)
+
+
 def _share_levels(level: str) -> list[str]:
     return [name for name, value in SHARE_LEVEL_RANK.items() if value >= rank(level)]
 
 
 def visible_q(user: Any, level: str = "read") -> Q:
     """A filter on ActionCadenceTracker: the records ``user`` has at least ``level`` on."""
-    from sharing.groups import OrgGraph
     from sharing.models import ActionCadenceTrackerShare, User
 
     _check_level(level)
     if not _is_user(user):
         return Q(pk__in=[])
-    if admin_level(user) >= rank(level) or OWD_RANK[org_default()] >= rank(level):
+    if admin_level(user) >= rank(level):
         return Q()
-    graph = OrgGraph()
+    default, graph_of = _org_state()
+    if OWD_RANK[default] >= rank(level):
+        return Q()
+    graph = graph_of()
     below = graph.roles_below(user.role_id)
     groups, _via = graph.effective_groups(user)
 

@@ -14,6 +14,28 @@ from collections.abc import Iterable
 
 from sharing.models import Group, GroupMember, User, UserRole
 
+_CACHE: dict[str, OrgGraph] = {}
+
+
+def current_graph(version: str | None = None) -> OrgGraph:
+    """The org graph for the current sharing version, built once per version per process.
+
+    Every change to roles, groups, members or users' roles stores a new version
+    in the same transaction (sharing.signals), so a process never uses a graph
+    older than the data it can see. Writes that bypass ``save()`` (bulk loads,
+    ``QuerySet.update``) must call ``Organization.bump_sharing_version()``.
+    """
+    from sharing.models import Organization
+
+    if version is None:
+        version = Organization.get().sharing_version
+    graph = _CACHE.get(version)
+    if graph is None:
+        graph = OrgGraph()
+        _CACHE.clear()
+        _CACHE[version] = graph
+    return graph
+
 
 class OrgGraph:
     def __init__(self) -> None:
@@ -42,6 +64,7 @@ class OrgGraph:
             else:
                 self.parents_of_group[member_group].add(group)
                 self.subgroups[group].add(member_group)
+        self._effective: dict[tuple, tuple[set[int], dict[int, int]]] = {}
 
     # ---- roles
 
@@ -123,6 +146,12 @@ class OrgGraph:
     def effective_groups(self, user: User) -> tuple[set[int], dict[int, int]]:
         """The groups whose shares reach ``user``: their own, plus the groups of every
         subordinate that include bosses. Returns (group ids, {group: via subordinate})."""
+        key = (user.pk, user.role_id, user.is_active)
+        if key not in self._effective:
+            self._effective[key] = self._effective_groups(user)
+        return self._effective[key]
+
+    def _effective_groups(self, user: User) -> tuple[set[int], dict[int, int]]:
         own = self.groups_of(user.pk, user.role_id, user.is_active)
         via: dict[int, int] = {}
         below = self.roles_below(user.role_id)

@@ -158,6 +158,10 @@ class Organization(models.Model):
         choices=TrackerAccess.choices,
         default=TrackerAccess.PRIVATE,
     )
+    # Changes with every change to roles, groups, members or users' roles (a new random
+    # value each time, so a rolled-back change can never be mistaken for a later one).
+    # Processes cache the org graph under it.
+    sharing_version = models.CharField(max_length=36, default="initial", editable=False)
 
     class Meta:
         verbose_name = "org-wide default"
@@ -170,6 +174,13 @@ class Organization(models.Model):
     def get(cls) -> Organization:
         org, _ = cls.objects.get_or_create(pk=1)
         return org
+
+    @classmethod
+    def bump_sharing_version(cls) -> None:
+        import uuid
+
+        if not cls.objects.filter(pk=1).update(sharing_version=str(uuid.uuid4())):
+            cls.objects.get_or_create(pk=1, defaults={"sharing_version": str(uuid.uuid4())})
 
 
 class AccessLevel(models.TextChoices):

@@ -11,6 +11,7 @@ from sharing.models import Group, GroupMember, User, UserRole
 
 
 def _recalculate(sender, raw: bool = False, update_fields=None, **kwargs) -> None:
+    from sharing.models import Organization
     from sharing.services import schedule_recalculation
 
     if raw:  # loading fixtures
@@ -22,6 +23,7 @@ def _recalculate(sender, raw: bool = False, update_fields=None, **kwargs) -> Non
         and not {"role", "is_active"} & set(update_fields)
     ):
         return
+    Organization.bump_sharing_version()
     schedule_recalculation()
 
 
