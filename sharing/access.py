@@ -115,9 +115,13 @@ def access_level(user: Any, tracker: Any) -> str | None:
     fixed = max(admin_level(user), OWD_RANK[org_default()])
     if fixed == rank("all"):
         return "all"
-    cases = [When(visible_q(user, name), then=Value(rank(name))) for name in ("all", "edit")]
-    if fixed < rank("edit"):
-        cases.append(When(visible_q(user, "read"), then=Value(rank("read"))))
+    # Only levels above what the admin permission or the org-wide default already
+    # grant need the query (for those, visible_q is the empty, always-true filter).
+    cases = [
+        When(visible_q(user, name), then=Value(rank(name)))
+        for name in ("all", "edit", "read")
+        if rank(name) > fixed
+    ]
     found = (
         ActionCadenceTracker.all_objects.filter(pk=tracker.pk)
         .annotate(level=Case(*cases, default=Value(0), output_field=IntegerField()))
