@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
 from cadence_site import registry
@@ -216,13 +216,22 @@ def _update(
     was_active = tracker.state in ACTIVE_STATES
     changed = []
     for column, value in changes.items():
-        if getattr(tracker, column) != value:
+        if _differs(tracker, column, value):
             changed.append(_api_name(column))
         setattr(tracker, column, value)
     _refresh_is_active(tracker)
     if tracker.is_tracker_active != was_active:
         changed.append("IsTrackerActive")
     tx.record(tracker, ChangeType.UPDATE, [name for name in changed if name])
+
+
+def _differs(tracker: ActionCadenceTracker, column: str, value: Any) -> bool:
+    """Whether writing ``value`` to ``column`` changes it; a foreign key is compared by
+    id, so no related row is fetched just to be compared."""
+    field = tracker._meta.get_field(column)
+    if field.is_relation:
+        return getattr(tracker, field.attname) != getattr(value, "pk", value)
+    return getattr(tracker, column) != value
 
 
 def _refresh_is_active(tracker: ActionCadenceTracker) -> None:
@@ -663,9 +672,10 @@ def _resume_locked(tx: _Transaction, tracker: ActionCadenceTracker) -> None:
     step = _open_step(tracker)
     resume_at = None
     if step is not None:
-        waiting = (
-            step.step_type == StepType.WAIT and step.due_date_time and step.due_date_time > tx.now
-        )
+        # A Wait step stays scheduled even when its time passed during the pause: the
+        # scheduler then finishes it on its next round. (Making it Active with no resume
+        # time left it waiting for ever, since nobody completes a Wait step by hand.)
+        waiting = step.step_type == StepType.WAIT and step.due_date_time is not None
         step.state = StepTrackerState.SCHEDULED if waiting else StepTrackerState.ACTIVE
         resume_at = step.due_date_time if waiting else None
         step.stamp(tx.actor, tx.now)
@@ -855,6 +865,17 @@ def retry(
                 f"Cannot retry tracker {tracker.sf_id}: its target is active in another cadence."
             )
         _check_org_limit(1)
+        chain = _failed_daisy_chain(tracker)
+        if chain is not None:
+            # A daisy chain whose cadence was not Active left no open step: retrying
+            # follows the chain again (Running on its old step would be stuck for ever).
+            if chain.chained_cadence is None or chain.chained_cadence.state != CadenceState.ACTIVE:
+                raise InvalidTransition(
+                    f"Cannot retry tracker {tracker.sf_id}: the chained cadence of step "
+                    f"{chain.step_name!r} is still not Active."
+                )
+            _follow_daisy_chain(tx, tracker, chain, expected_state=TrackerState.ERROR)
+            return tracker
         _update(
             tx,
             tracker,
@@ -863,6 +884,23 @@ def retry(
             error_message=None,
         )
         return tracker
+
+
+def _failed_daisy_chain(tracker: ActionCadenceTracker) -> ActionCadenceStep | None:
+    """The DaisyChain step an Error tracker failed to follow, if that is why it is in Error.
+
+    Such a tracker has no open step; its last completed step's child is the chain (a
+    DaisyChain step is last in its path, so it is the only child of that type).
+    """
+    if tracker.last_completed_step_id is None or _open_step(tracker) is not None:
+        return None
+    last = ActionCadenceStepTracker.objects.select_related("action_cadence_step").get(
+        pk=tracker.last_completed_step_id
+    )
+    return next(
+        (step for step in _children(last.action_cadence_step) if step.type == StepType.DAISY_CHAIN),
+        None,
+    )
 
 
 # --------------------------------------------------------------------------- deletion
@@ -919,10 +957,35 @@ def undelete_tracker(
             last_modified_by=tx.actor,
             system_modstamp=tx.now,
         )
+        _reopen_cancelled_step(tx, tracker)
         tracker.is_deleted = False
         tracker.system_modstamp = tx.now
         tx.record(tracker, ChangeType.UNDELETE)
         return tracker
+
+
+def _reopen_cancelled_step(tx: _Transaction, tracker: ActionCadenceTracker) -> None:
+    """Undo what delete_tracker did to the open step, so a restored tracker carries on
+    where it was (it used to come back Running with no open step, unable to advance)."""
+    if tracker.state == TrackerState.COMPLETE or tracker.current_step_id is None:
+        return
+    step = ActionCadenceStepTracker.objects.filter(
+        pk=tracker.current_step_id,
+        state=StepTrackerState.CANCELLED,
+        completion_reason__isnull=True,
+    ).first()
+    if step is None:
+        return
+    if tracker.state == TrackerState.PAUSED:
+        step.state = StepTrackerState.PAUSED
+    elif step.step_type == StepType.WAIT and step.due_date_time is not None:
+        step.state = StepTrackerState.SCHEDULED
+    else:
+        step.state = StepTrackerState.ACTIVE
+    step.completion_date = None
+    step.completed_by = None
+    step.stamp(tx.actor, tx.now)
+    step.save()
 
 
 def purge_deleted(now: dt.datetime | None = None) -> int:
@@ -1092,23 +1155,31 @@ def run_bulk_job(job_id: int) -> BulkJob:
         logger.exception("Bulk job %s failed; restoring trackers still Processing", job.pk)
         restore_processing(job, reason=str(error))
         raise
-    BulkJob.objects.filter(pk=job.pk).update(status=BulkJobStatus.DONE, finished_at=timezone.now())
+    # Only a job still RUNNING is done: if recovery gave up on it meanwhile (a slow worker
+    # taken for a dead one) it restored trackers, and the job stays FAILED to say so.
+    BulkJob.objects.filter(pk=job.pk, status=BulkJobStatus.RUNNING).update(
+        status=BulkJobStatus.DONE, finished_at=timezone.now()
+    )
     job.refresh_from_db()
     return job
 
 
 def _finish_chunk(tx: _Transaction, job: BulkJob, chunk: list[ActionCadenceTracker]) -> None:
+    """Apply the job's final state to a locked chunk, as the single-tracker transitions
+    would: the same step states, resume times and changed fields."""
     ids = [tracker.pk for tracker in chunk]
     open_steps = ActionCadenceStepTracker.objects.filter(
         action_cadence_tracker_id__in=ids, state__in=OPEN_STEP_STATES
     )
+    stamps = {"last_modified_date": tx.now, "system_modstamp": tx.now}
+    # Trackers that resume onto a Wait step keep waiting until its due time.
+    resume_at: dict[int, dt.datetime] = {}
     if job.action == BulkAction.REMOVE:
         open_steps.update(
             state=StepTrackerState.CANCELLED,
             completion_date=tx.now,
             completed_by=tx.actor,
-            last_modified_date=tx.now,
-            system_modstamp=tx.now,
+            **stamps,
         )
         final = {
             "state": TrackerState.COMPLETE,
@@ -1118,34 +1189,46 @@ def _finish_chunk(tx: _Transaction, job: BulkJob, chunk: list[ActionCadenceTrack
             "scheduled_resume_date_time": None,
         }
     elif job.action == BulkAction.PAUSE:
-        open_steps.update(
-            state=StepTrackerState.PAUSED, last_modified_date=tx.now, system_modstamp=tx.now
-        )
-        final = {"state": TrackerState.PAUSED}
+        open_steps.update(state=StepTrackerState.PAUSED, **stamps)
+        # Like pause() without a resume time: a Wait step's due time must not resume the
+        # tracker on its own (the scheduler resumes Paused trackers that have one).
+        final = {"state": TrackerState.PAUSED, "scheduled_resume_date_time": None}
     else:
-        open_steps.update(
-            state=StepTrackerState.ACTIVE, last_modified_date=tx.now, system_modstamp=tx.now
+        # Like resume(): a Wait step goes back on the schedule (Active, it would never end).
+        waits = open_steps.filter(step_type=StepType.WAIT, due_date_time__isnull=False)
+        resume_at = dict(waits.values_list("action_cadence_tracker_id", "due_date_time"))
+        open_steps.exclude(pk__in=waits.values("pk")).update(
+            state=StepTrackerState.ACTIVE, **stamps
         )
+        waits.update(state=StepTrackerState.SCHEDULED, **stamps)
         final = {"state": TrackerState.RUNNING, "scheduled_resume_date_time": None}
-    final.update(
-        prior_state=None,
-        last_modified_date=tx.now,
-        last_modified_by=tx.actor,
-        system_modstamp=tx.now,
-    )
+    final.update(prior_state=None, last_modified_by=tx.actor, **stamps)
+    written = dict(final)
+    if resume_at:
+        written["scheduled_resume_date_time"] = Case(
+            *(When(pk=pk, then=Value(due)) for pk, due in resume_at.items()),
+            default=Value(None),
+            output_field=DateTimeField(),
+        )
     updated = ActionCadenceTracker.objects.filter(pk__in=ids, state=TrackerState.PROCESSING).update(
-        **final
+        **written
     )
     if updated != len(ids):
         raise ConcurrentChange("Trackers left Processing while the job held them.")
-    changed = sorted(
-        {name for name in (_api_name(column) for column in final) if name} | {"IsTrackerActive"}
-    )
     for tracker in chunk:
-        for column, value in final.items():
+        changes = {**final, "scheduled_resume_date_time": resume_at.get(tracker.pk)}
+        was_active = tracker.is_active
+        # Only what really changed goes in changedFields (IsTrackerActive only when it
+        # flips: not for pause or resume, Processing being active too).
+        changed = [
+            _api_name(col) for col, value in changes.items() if _differs(tracker, col, value)
+        ]
+        for column, value in changes.items():
             setattr(tracker, column, value)
         _refresh_is_active(tracker)
-        tx.record(tracker, ChangeType.UPDATE, changed)
+        if tracker.is_tracker_active != was_active:
+            changed.append("IsTrackerActive")
+        tx.record(tracker, ChangeType.UPDATE, [name for name in changed if name])
 
 
 def restore_processing(job: BulkJob, reason: str = "") -> int:

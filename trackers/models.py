@@ -417,7 +417,13 @@ class ActionCadenceTracker(SObject):
                 name="tracker_disposition_only_when_complete",
             ),
             models.CheckConstraint(
-                condition=Q(completion_reason="AutomaticallyExited", exit_global_rule__isnull=False)
+                # Spelled out with isnull: a CHECK that evaluates to NULL passes, so
+                # `completion_reason = 'AutomaticallyExited'` alone would let NULL through.
+                condition=Q(
+                    completion_reason__isnull=False,
+                    completion_reason="AutomaticallyExited",
+                    exit_global_rule__isnull=False,
+                )
                 | (
                     Q(exit_global_rule__isnull=True)
                     & (
