@@ -450,3 +450,46 @@ def test_the_scheduler_round_runs_every_periodic_job_on_the_worker(rep, team, se
     assert not ActionCadenceTracker.all_objects.filter(pk=deleted.pk).exists()
     assert set(states(team["eligible"]).values()) == {"Running", "Paused"}
     assert BulkJob.objects.get(pk=stuck.pk).status == "failed"
+
+
+@pytest.mark.django_db
+def test_a_job_that_still_beats_is_not_taken_for_dead(rep, team, settings):
+    """An old job whose worker finished a chunk recently is alive: recovery leaves it."""
+    settings.CADENCE_PROCESSING_TIMEOUT_SECONDS = 600
+    job = start_removal(team, rep)
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    BulkJob.objects.filter(pk=job.pk).update(
+        created_at=long_ago, status="running", heartbeat_at=timezone.now()
+    )
+    assert lifecycle.recover_stuck_jobs() == 0
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
+    assert lifecycle.recover_stuck_jobs() == 4
+
+
+@pytest.mark.django_db
+def test_start_bulk_over_a_filter_takes_only_editable_trackers_in_an_applicable_state(rep, team):
+    """ "All matching this filter": a queryset, not a list of ids. The outsider's tracker
+    and the completed one match the filter but are not taken, and nothing is reported
+    about them."""
+    matching = ActionCadenceTracker.objects.all()
+    job = lifecycle.start_bulk("remove", matching, actor=rep, disposition="Success")
+    assert job.total == 4 and job.errors == []
+    assert set(states(team["eligible"]).values()) == {"Processing"}
+    assert states([team["hidden"], team["complete"]]) == {
+        team["hidden"].pk: "Running",
+        team["complete"].pk: "Complete",
+    }
+    marked = Events.filter(tracker__in=team["eligible"], values__State="Processing")
+    assert marked.count() == 4
+    assert set(marked.first().changed_fields) == {"State", "LastModifiedDate", "SystemModstamp"}
+    lifecycle.run_bulk_job(job.pk)
+    assert set(states(team["eligible"]).values()) == {"Complete"}
+    assert_events_match_the_database(team["eligible"])
+
+
+@pytest.mark.django_db
+def test_start_bulk_handles_more_ids_than_one_sql_statement_can_bind(rep, team, monkeypatch):
+    monkeypatch.setattr(lifecycle, "ID_CHUNK", 2)
+    job = start_removal(team, rep)
+    assert job.total == 4 and len(job.errors) == 3
+    assert set(states(team["eligible"]).values()) == {"Processing"}
