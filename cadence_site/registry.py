@@ -62,7 +62,7 @@ class FieldSpec:
     relationship_name: str | None = None
     # For references: referenced object name -> model FK attribute. Polymorphic
     # references (TargetId: Lead or Contact) have one integer column per object.
-    columns: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict, hash=False)
 
     def has(self, prop: str) -> bool:
         return PROPERTY_WORDS.get(prop, prop) in self.properties
