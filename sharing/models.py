@@ -354,7 +354,8 @@ class ActionCadenceTrackerShare(SObject):
 
     def __str__(self) -> str:
         return (
-            f"{self.parent_id} → {self.user or self.group} ({self.access_level}, {self.row_cause})"
+            f"{self.parent.sf_id} → {self.user or self.group} "
+            f"({self.access_level}, {self.row_cause})"
         )
 
     @property

@@ -17,7 +17,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cadence_site import registry
-from sharing.models import Organization, User
+from sharing import services
+from sharing.models import (
+    ActionCadenceTrackerOwnerSharingRule,
+    ApiToken,
+    Group,
+    GroupMember,
+    Organization,
+    User,
+)
 from tests.factories import (
     ContactFactory,
     GroupMemberFactory,
@@ -192,6 +200,18 @@ def test_every_admin_page_renders(superuser_client, rep, cadence, model_admin):
     GroupMemberFactory(group=QueueFactory(), member_user=UserFactory(role=UserRoleFactory()))
     PermissionGroup.objects.create(name="Sales reps")
     lifecycle.start_bulk("pause", [running_tracker(owner=rep, cadence=cadence)], actor=rep)
+    owners = Group.objects.create(name="Owners", developer_name="Owners")
+    GroupMember.objects.create(group=owners, member_user=rep)
+    services.save_rule(
+        ActionCadenceTrackerOwnerSharingRule(
+            name="Owners", developer_name="Owners", group=owners, share_with_user=UserFactory()
+        ),
+        actor=None,
+    )
+    services.share_tracker(
+        running_tracker(owner=rep, cadence=cadence), UserFactory(), "Read", actor=rep
+    )
+    ApiToken.issue(rep, "CI")
     opts = model_admin.model._meta
     prefix = f"admin:{opts.app_label}_{opts.model_name}"
 

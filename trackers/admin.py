@@ -33,7 +33,7 @@ from django.utils.html import format_html
 
 import trackers.sobjects  # noqa: F401  (registers the declarations the columns read)
 from cadence_site import registry, sfid
-from sharing.admin import SYSTEM_FIELDS, SObjectAdmin
+from cadence_site.admin_base import SYSTEM_FIELDS, SObjectAdmin
 from trackers import lifecycle
 from trackers.choices import BulkAction, CadenceState, CompletionDisposition, StepType
 from trackers.forms import AddToCadenceForm, RemoveFromCadenceForm
