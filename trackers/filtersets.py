@@ -7,6 +7,8 @@ chosen from a list of every user.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django import forms
 from django.db.models import Q
@@ -38,9 +40,23 @@ class SalesforceIdListFilter(django_filters.Filter):
     field_class = SalesforceIdListField
 
 
+class UtcDateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    """ISO 8601 bounds in any offset, compared in UTC (PostgreSQL refuses offsets
+    beyond ±15:59, which ISO 8601 allows)."""
+
+    def filter(self, qs, value):
+        if value:
+            value = slice(
+                value.start.astimezone(dt.UTC) if value.start else None,
+                value.stop.astimezone(dt.UTC) if value.stop else None,
+            )
+        return super().filter(qs, value)
+
+
 class TrackerFilterSet(django_filters.FilterSet):
     cadence = django_filters.ModelMultipleChoiceFilter(
         field_name="action_cadence",
+        method="filter_cadence",
         to_field_name="sf_id",
         queryset=ActionCadence.objects.order_by("name"),
         label="Cadence",
@@ -62,16 +78,18 @@ class TrackerFilterSet(django_filters.FilterSet):
         choices=RelatedToAttributionType.choices, label="Attribution type"
     )
     is_tracker_active = django_filters.BooleanFilter(label="Active")
-    created = django_filters.IsoDateTimeFromToRangeFilter(
-        field_name="created_date", label="Created between"
-    )
-    modified = django_filters.IsoDateTimeFromToRangeFilter(
+    created = UtcDateTimeRangeFilter(field_name="created_date", label="Created between")
+    modified = UtcDateTimeRangeFilter(
         field_name="last_modified_date", label="Last modified between"
     )
 
     class Meta:
         model = ActionCadenceTracker
         fields: list[str] = []
+
+    def filter_cadence(self, queryset, name, value: list[ActionCadence]):
+        # The choices are looked up by Id (to_field_name); compare by the integer key.
+        return queryset.filter(action_cadence__in=value) if value else queryset
 
     def filter_owner(self, queryset, name, value):
         if not value:
