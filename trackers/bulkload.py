@@ -1,0 +1,840 @@
+"""Fast bulk writes for scale data: precomputed rows straight into the tables.
+
+Saving through the ORM costs tens of microseconds a row, minutes for a million.
+Here rows are plain tuples in the column order a ``TableWriter`` announces, sent
+with ``executemany`` (SQLite) or PostgreSQL's ``COPY`` (psycopg 3); columns the
+database computes itself (``IsTrackerActive``) are left out. ``bulk_load`` wraps
+a big load in one transaction with the indexes built at the end, and
+``BulkTrackerWriter`` makes realistic trackers that keep every invariant the
+lifecycle keeps. ``generate_trackers`` and ``seed_demo`` use them.
+
+Ids are made the way ``cadence_site.sfid.generate`` makes them (3-character
+prefix, 12 random base-62 characters, case-safe suffix), a whole batch at once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import enum
+import itertools
+import json
+import os
+import random
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from django.core.management.color import no_style
+from django.db import connection, models, transaction
+from django.db.models.fields import AutoFieldMixin
+
+from cadence_site import registry, sfid
+from trackers.choices import (
+    ACTIVE_STATES,
+    ChangeType,
+    CompletionDisposition,
+    CompletionReason,
+    RelatedToAttributionType,
+    RuleType,
+    StepTrackerState,
+    StepType,
+    TrackerState,
+)
+from trackers.models import (
+    ActionCadence,
+    ActionCadenceStepTracker,
+    ActionCadenceTracker,
+    ActionCadenceTrackerChangeEvent,
+)
+
+# Random bytes become base-62 characters through one translate call: the low six bits
+# pick a character, and the bytes whose low six bits are 62 or 63 are dropped, so
+# every character stays equally likely.
+_BASE62_BY_BYTE = bytes(
+    ord(sfid.BASE62[value & 63]) if value & 63 < 62 else 0 for value in range(256)
+)
+_DROPPED_BYTES = bytes(value for value in range(256) if value & 63 >= 62)
+# After that, 1 marks an upper-case letter and 0 anything else: the checksum's input.
+_UPPER_FLAG = bytes(ord("1") if ord("A") <= value <= ord("Z") else ord("0") for value in range(256))
+# Five flags of one block (first character first) -> its suffix character.
+_SUFFIX_FOR_FLAGS = {format(bits, "05b")[::-1]: sfid.SUFFIX_ALPHABET[bits] for bits in range(32)}
+
+
+def new_sf_ids(prefix: str, count: int) -> list[str]:
+    """``count`` fresh 18-character ids with this key prefix (never seeded: always unique)."""
+    needed = 12 * count
+    body = b""
+    while len(body) < needed:
+        # About 3% of the bytes are dropped; ask for a little more than needed.
+        body += os.urandom((needed - len(body)) * 17 // 16 + 16).translate(
+            _BASE62_BY_BYTE, _DROPPED_BYTES
+        )
+    body = body[:needed]
+    chars = body.decode("ascii")
+    flags = body.translate(_UPPER_FLAG).decode("ascii")
+    prefix_flags = prefix.encode("ascii").translate(_UPPER_FLAG).decode("ascii")
+    suffix = _SUFFIX_FOR_FLAGS
+    ids = []
+    for start in range(0, needed, 12):
+        block = prefix_flags + flags[start : start + 12]
+        ids.append(
+            prefix
+            + chars[start : start + 12]
+            + suffix[block[:5]]
+            + suffix[block[5:10]]
+            + suffix[block[10:]]
+        )
+    return ids
+
+
+class TimestampFormatter:
+    """Epoch seconds -> the text the database takes for a timestamp column, fast.
+
+    Day and time-of-day strings are precomputed once, so a million timestamps cost
+    two list look-ups each. SQLite stores Django's naive UTC text; PostgreSQL gets
+    an explicit UTC offset.
+    """
+
+    def __init__(self, first: dt.datetime, last: dt.datetime) -> None:
+        midnight = first.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.origin = int(midnight.timestamp())
+        days = (int(last.timestamp()) - self.origin) // 86400 + 1
+        self._days = [
+            (midnight + dt.timedelta(days=offset)).strftime("%Y-%m-%d ") for offset in range(days)
+        ]
+        zone = "" if connection.vendor == "sqlite" else "+00"
+        self._times = [
+            f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{zone}"
+            for second in range(86400)
+        ]
+
+    def __call__(self, epoch: int) -> str:
+        day, second = divmod(epoch - self.origin, 86400)
+        return self._days[day] + self._times[second]
+
+
+class TableWriter:
+    """Inserts tuples into one model's table, in ``columns`` order.
+
+    Columns the caller does not give get the field's default, computed once, so a
+    field added to the model later with a default does not break the writer.
+    """
+
+    def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
+        self.table = model._meta.db_table
+        fields = {field.column: field for field in model._meta.concrete_fields}
+        unknown = set(columns) - set(fields)
+        if unknown:
+            raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}")
+        # Left to the database: generated columns and an auto-incremented key not given.
+        extra_fields = [
+            field
+            for column, field in fields.items()
+            if column not in columns
+            and not field.generated
+            and not isinstance(field, AutoFieldMixin)
+        ]
+        self.extra = tuple(_database_default(field) for field in extra_fields)
+        self.columns = [*columns, *(field.column for field in extra_fields)]
+
+    def write(self, rows: Iterable[tuple]) -> int:
+        extra = self.extra
+        rows = [row + extra for row in rows] if extra else list(rows)
+        if not rows:
+            return 0
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(column) for column in self.columns)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {quote(self.table)} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["%s"] * len(self.columns))
+                # The driver's own cursor: Django's debug wrapper would keep every row.
+                cursor.cursor.executemany(
+                    f"INSERT INTO {quote(self.table)} ({names}) VALUES ({placeholders})", rows
+                )
+        return len(rows)
+
+
+def _database_default(field: models.Field) -> Any:
+    if field.has_default():
+        return field.get_db_prep_save(field.get_default(), connection)
+    if field.null:
+        return None
+    raise ValueError(
+        f"{field.model.__name__}.{field.name} has no default; the bulk loader must set it."
+    )
+
+
+def next_id(model: type[models.Model]) -> int:
+    """The first primary key free for explicit keys: one past the current maximum.
+
+    Explicit keys let a batch refer to rows of another table it writes in the same
+    transaction (a tracker and its current step tracker point at each other). They
+    assume no other writer adds rows meanwhile.
+    """
+    pk = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MAX({connection.ops.quote_name(pk)}) "
+            f"FROM {connection.ops.quote_name(model._meta.db_table)}"
+        )
+        (highest,) = cursor.fetchone()
+    return (highest or 0) + 1
+
+
+def reset_sequences(*model_classes: type[models.Model]) -> None:
+    """After explicit keys, move PostgreSQL's identity sequences past them (SQLite's
+    AUTOINCREMENT follows by itself)."""
+    statements = connection.ops.sequence_reset_sql(no_style(), list(model_classes))
+    if statements:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+
+@contextmanager
+def bulk_load(*model_classes: type[models.Model], rebuild_indexes: bool = True) -> Iterator[None]:
+    """One transaction for a big load into these tables: all of it or none of it.
+
+    With ``rebuild_indexes``, the tables' secondary indexes (and, on PostgreSQL, their
+    unique and foreign key constraints) are dropped for the load and built again from their exact
+    definitions before commit: building an index once is several times faster than
+    growing it row by row. DDL is transactional on SQLite and PostgreSQL, so a
+    failure puts everything back, and the rebuild re-checks every (partial) unique
+    index and foreign key over the new rows. SQLite checks foreign keys with
+    ``PRAGMA foreign_key_check`` instead, since its deferred checks would scan the
+    unindexed tables once per row. SQLite readers keep seeing the tables as they
+    were; PostgreSQL keeps them locked until commit, so this is for a quiet database.
+
+    Inside someone else's transaction (a test, a larger job) the indexes stay put
+    and the load is a savepoint.
+    """
+    if connection.in_atomic_block or not rebuild_indexes:
+        with transaction.atomic():
+            yield
+        return
+    tables = [model._meta.db_table for model in model_classes]
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        connection.disable_constraint_checking()  # only possible outside a transaction
+    try:
+        with transaction.atomic():
+            drops, builds = _index_statements(tables)
+            with connection.cursor() as cursor:
+                for statement in drops:
+                    cursor.execute(statement)
+            yield
+            with connection.cursor() as cursor:
+                for statement in builds:
+                    cursor.execute(statement)
+            if sqlite:
+                connection.check_constraints(table_names=tables)
+    finally:
+        if sqlite:
+            connection.enable_constraint_checking()
+
+
+def _index_statements(tables: list[str]) -> tuple[list[str], list[str]]:
+    """(statements that drop, statements that rebuild) the tables' secondary indexes
+    and, on PostgreSQL, their unique and foreign key constraints. Primary keys stay."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            placeholders = ", ".join(["%s"] * len(tables))
+            # Indexes SQLite made for inline UNIQUE and PRIMARY KEY have no SQL: they stay.
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                f"AND tbl_name IN ({placeholders})",
+                tables,
+            )
+            indexes = cursor.fetchall()
+            return [f'DROP INDEX "{name}"' for name, _ in indexes], [sql for _, sql in indexes]
+        if connection.vendor != "postgresql":
+            return [], []
+        cursor.execute(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = ANY(%s::regclass[]) AND NOT x.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+            [tables],
+        )
+        indexes = cursor.fetchall()
+        # Unique constraints (the random sf_id) first, then foreign keys.
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype IN ('u', 'f') AND conrelid = ANY(%s::regclass[]) "
+            "ORDER BY contype DESC, conname",
+            [tables],
+        )
+        keys = cursor.fetchall()
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    drops = [f'DROP INDEX "{name}"' for name, _ in indexes] + [
+        f'ALTER TABLE {table} DROP CONSTRAINT "{name}"' for table, name, _ in keys
+    ]
+    builds = [sql for _, sql in indexes] + [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+        for table, name, definition in keys
+    ]
+    return drops, builds
+
+
+# --------------------------------------------------------------------------- trackers in bulk
+
+
+@dataclass(frozen=True)
+class StepRef:
+    id: int
+    title: str
+    type: str
+    wait_seconds: int | None
+
+
+@dataclass(frozen=True)
+class CadenceRef:
+    """What the writer needs of a cadence: the steps a tracker can stand on (not Root,
+    not DaisyChain) and its global exit rules, as (id, sf_id)."""
+
+    id: int
+    sf_id: str
+    steps: tuple[StepRef, ...]
+    exit_rules: tuple[tuple[int, str], ...]
+    enrolls: bool = True  # False: only finished trackers (an Inactive cadence's history)
+
+    @classmethod
+    def of(cls, cadence: ActionCadence, *, enrolls: bool = True) -> CadenceRef:
+        steps = tuple(
+            StepRef(
+                step.pk, step.step_title or step.step_name, step.type, step.wait_time_in_seconds
+            )
+            for step in cadence.steps.exclude(type__in=(StepType.ROOT, StepType.DAISY_CHAIN))
+        )
+        rules = tuple(
+            cadence.rules.filter(rule_type=RuleType.ROOT_STEP, global_event_type__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "sf_id")
+        )
+        if not steps or not rules:
+            raise ValueError(f"Cadence {cadence.name!r} needs steps and a global exit rule.")
+        return cls(cadence.pk, cadence.sf_id, steps, rules, enrolls)
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    """A tracker owner (a user or a queue) and the user its changes are stamped with."""
+
+    user_id: int | None
+    queue_id: int | None
+    sf_id: str
+    actor_id: int
+    actor_sf_id: str
+
+
+class TargetRef(NamedTuple):
+    """A lead or a contact (a million of these are held at once: a tuple is lightest)."""
+
+    lead_id: int | None
+    contact_id: int | None
+    sf_id: str
+
+
+@dataclass(frozen=True)
+class RelatedRef:
+    opportunity_id: int | None
+    invoice_id: int | None
+    sf_id: str
+
+
+Weighted = tuple[tuple[Any, float], ...]
+
+
+@dataclass(frozen=True)
+class TrackerMix:
+    """The shares the writer draws states, reasons and dispositions from."""
+
+    active_states: Weighted = (
+        (TrackerState.RUNNING, 88),
+        (TrackerState.PAUSED, 10),
+        (TrackerState.INITIALIZING, 2),
+    )
+    error_share: float = 0.015  # of the trackers that are not active
+    reasons: Weighted = (
+        (CompletionReason.NO_MORE_STEPS, 34),
+        (CompletionReason.MANUALLY_REMOVED, 30),
+        (CompletionReason.AUTOMATICALLY_EXITED, 18),
+        (CompletionReason.LEAD_CONVERTED, 7),
+        (CompletionReason.DAISY_CHAINED, 7),
+        (CompletionReason.AUTOMATICALLY_EXITED_DELETED_STEP, 2),
+        (CompletionReason.AUTOMATICALLY_EXITED_INVALID_PARENT_STEP, 2),
+    )
+    dispositions: dict[str, Weighted] = field(
+        default_factory=lambda: {
+            CompletionReason.MANUALLY_REMOVED: (
+                (None, 8),
+                (CompletionDisposition.BAD_DATA, 4),
+                (CompletionDisposition.CONTACT_LATER, 10),
+                (CompletionDisposition.CUSTOMER_CONNECTED, 12),
+                (CompletionDisposition.CUSTOMER_ENGAGED, 10),
+                (CompletionDisposition.DISQUALIFIED, 8),
+                (CompletionDisposition.DUPLICATE, 4),
+                (CompletionDisposition.NO_RESPONSE, 20),
+                (CompletionDisposition.NOT_INTERESTED, 16),
+                (CompletionDisposition.SUCCESS, 8),
+            ),
+            CompletionReason.NO_MORE_STEPS: (
+                (None, 70),
+                (CompletionDisposition.NO_RESPONSE, 20),
+                (CompletionDisposition.CUSTOMER_ENGAGED, 6),
+                (CompletionDisposition.SUCCESS, 4),
+            ),
+            CompletionReason.AUTOMATICALLY_EXITED: (
+                (None, 80),
+                (CompletionDisposition.CUSTOMER_CONNECTED, 8),
+                (CompletionDisposition.NOT_INTERESTED, 8),
+                (CompletionDisposition.BAD_DATA, 4),
+            ),
+        }
+    )
+    paused_with_resume: float = 0.35
+    opportunity_share: float = 0.12
+    invoice_share: float = 0.05
+    later_daisy_iteration: float = 0.08  # trackers on a second or third chained cadence
+
+
+ERROR_MESSAGES = (
+    "Email step failed: the target has no email address.",
+    "Email template 'Case study' was deleted.",
+    "Call step failed: the dialer integration returned 503.",
+    "The owner's email account is disconnected; reconnect it to resume.",
+)
+# Every SObject's own columns, first in each row tuple below.
+SYSTEM_COLUMNS = (
+    "id",
+    "sf_id",
+    "created_date",
+    "created_by_id",
+    "last_modified_date",
+    "last_modified_by_id",
+    "system_modstamp",
+    "is_deleted",
+)
+TRACKER_COLUMNS = (
+    *SYSTEM_COLUMNS,
+    "action_cadence_id",
+    "completion_disposition",
+    "completion_reason",
+    "current_step_id",
+    "daisy_chain_iteration",
+    "error_message",
+    "exit_global_rule_id",
+    "owner_user_id",
+    "owner_queue_id",
+    "related_to_attribution_type",
+    "related_opportunity_id",
+    "related_invoice_id",
+    "scheduled_resume_date_time",
+    "state",
+    "target_lead_id",
+    "target_contact_id",
+)
+STEP_TRACKER_COLUMNS = (
+    *SYSTEM_COLUMNS,
+    "action_cadence_tracker_id",
+    "action_cadence_step_id",
+    "action_cadence_id",
+    "target_lead_id",
+    "target_contact_id",
+    "step_title",
+    "step_type",
+    "state",
+    "due_date_time",
+)
+EVENT_COLUMNS = (
+    "tracker_id",
+    "record_id",
+    "change_type",
+    "changed_fields",
+    "values",
+    "commit_timestamp",
+    "commit_user_id",
+    "commit_user_sf_id",
+    "transaction_key",
+    "sequence_number",
+    "change_origin",
+    "created_at",
+)
+_DAY = 86400
+
+
+class _Picker:
+    """Weighted choice from precomputed cumulative weights (``random.choices`` per call
+    rebuilds them)."""
+
+    def __init__(self, weighted: Weighted) -> None:
+        self.values = [_plain(value) for value, _ in weighted]
+        self.cumulative = list(itertools.accumulate(weight for _, weight in weighted))
+        self.total = self.cumulative[-1]
+
+    def __call__(self, rng: random.Random) -> Any:
+        return self.values[bisect.bisect(self.cumulative, rng.random() * self.total)]
+
+
+def _plain(value: Any) -> Any:
+    """Choices members as plain strings: drivers may adapt an Enum by its name."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+RUNNING, PAUSED = TrackerState.RUNNING.value, TrackerState.PAUSED.value
+ERROR, COMPLETE = TrackerState.ERROR.value, TrackerState.COMPLETE.value
+LEAD_CONVERTED = CompletionReason.LEAD_CONVERTED.value
+AUTOMATICALLY_EXITED = CompletionReason.AUTOMATICALLY_EXITED.value
+NO_MORE_STEPS = CompletionReason.NO_MORE_STEPS.value
+ACTIVE_STEP, PAUSED_STEP = StepTrackerState.ACTIVE.value, StepTrackerState.PAUSED.value
+SCHEDULED_STEP = StepTrackerState.SCHEDULED.value
+WAIT = StepType.WAIT.value
+CREATE = ChangeType.CREATE.value
+# Trackers that stand on a step: their current step tracker is written with them.
+STATES_ON_A_STEP = (RUNNING, PAUSED, ERROR)
+ATTRIBUTIONS_BY_KIND = {
+    "opportunity": tuple(
+        _plain(kind)
+        for kind in (RelatedToAttributionType.ACTIVATION, RelatedToAttributionType.MATURATION)
+    ),
+    "invoice": tuple(
+        _plain(kind)
+        for kind in (
+            RelatedToAttributionType.COLLECTED,
+            RelatedToAttributionType.COLLECTION_ADVANCEMENT,
+        )
+    ),
+}
+
+
+@dataclass
+class WriteCounts:
+    trackers: int = 0
+    active: int = 0
+    step_trackers: int = 0
+    change_events: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.trackers + self.step_trackers + self.change_events
+
+
+class BulkTrackerWriter:
+    """Writes trackers with realistic states, reasons, owners and dates straight into
+    the database, batch by batch, each batch in its own transaction.
+
+    Every row satisfies the tracker's check constraints, and active trackers get
+    distinct targets (the partial unique constraints). Running, Paused and Error
+    trackers get their current step tracker (Error keeps the step it failed on, so a
+    retry carries on); Initializing and Complete ones get none. With
+    ``change_events`` each tracker also gets its CREATE event (a snapshot of the
+    row as written, dated at its CreatedDate).
+    """
+
+    def __init__(
+        self,
+        *,
+        cadences: Sequence[CadenceRef],
+        owners: Sequence[OwnerRef],
+        related: Sequence[RelatedRef] = (),
+        mix: TrackerMix | None = None,
+        now: dt.datetime,
+        history_days: float,
+        active_days: float,
+        rng: random.Random,
+        change_events: bool = False,
+        origin: str = "bulk load",
+    ) -> None:
+        self.cadences = list(cadences)
+        self.enrolling = [cadence for cadence in self.cadences if cadence.enrolls]
+        if not self.enrolling or not owners:
+            raise ValueError("The writer needs at least one enrolling cadence and one owner.")
+        self.owners = list(owners)
+        self.opportunities = [ref for ref in related if ref.opportunity_id]
+        self.invoices = [ref for ref in related if ref.invoice_id]
+        self.mix = mix or TrackerMix()
+        self.rng = rng
+        self.change_events = change_events
+        self.origin = origin
+        self.now = int(now.timestamp())
+        self.history = int(history_days * _DAY)
+        self.recent = int(active_days * _DAY)
+        self.format = TimestampFormatter(
+            now - dt.timedelta(days=history_days + 1), now + dt.timedelta(days=31)
+        )
+        self.active_state = _Picker(self.mix.active_states)
+        self.reason = _Picker(self.mix.reasons)
+        self.disposition = {
+            reason: _Picker(weights) for reason, weights in self.mix.dispositions.items()
+        }
+        self.trackers = TableWriter(ActionCadenceTracker, TRACKER_COLUMNS)
+        self.step_trackers = TableWriter(ActionCadenceStepTracker, STEP_TRACKER_COLUMNS)
+        self.events = TableWriter(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS)
+        self._event_fields = [
+            (spec.name, tuple(spec.columns.values()) or (spec.attr,))
+            for spec in registry.for_model(ActionCadenceTracker).fields
+        ]
+
+    def write(
+        self,
+        *,
+        total: int,
+        active: int,
+        active_targets: Sequence[TargetRef],
+        history_targets: Sequence[TargetRef],
+        converted_leads: Sequence[TargetRef] = (),
+        batch_size: int = 20_000,
+        on_batch: Any = None,
+    ) -> WriteCounts:
+        """``active`` of the ``total`` trackers are active, each on its own target from
+        ``active_targets``; the rest pick any of ``history_targets`` (LeadConverted ones
+        take ``converted_leads``, a lead each while they last). Each batch is its own
+        transaction, or a savepoint in the caller's.
+        """
+        if active > len(active_targets):
+            raise ValueError("Every active tracker needs a target of its own.")
+        if total > active and not history_targets:
+            raise ValueError("Finished trackers need targets to have finished on.")
+        counts = WriteCounts()
+        converted = itertools.cycle(converted_leads) if converted_leads else None
+        active_targets = iter(active_targets)
+        tracker_pk = next_id(ActionCadenceTracker)
+        step_pk = next_id(ActionCadenceStepTracker)
+        remaining, remaining_active = total, active
+        while remaining:
+            size = min(batch_size, remaining)
+            # Selection sampling: exactly ``active`` actives, spread evenly over the ids.
+            flags = []
+            for left in range(remaining, remaining - size, -1):
+                pick = self.rng.random() * left < remaining_active
+                remaining_active -= pick
+                flags.append(pick)
+            batch = self._batch(
+                flags, tracker_pk, step_pk, active_targets, history_targets, converted
+            )
+            with transaction.atomic():
+                self.trackers.write(batch.trackers)
+                self.step_trackers.write(batch.step_trackers)
+                if self.change_events:
+                    self.events.write(batch.events)
+            tracker_pk += size
+            step_pk += len(batch.step_trackers)
+            remaining -= size
+            counts.trackers += size
+            counts.active += sum(flags)
+            counts.step_trackers += len(batch.step_trackers)
+            counts.change_events += len(batch.events)
+            if on_batch is not None:
+                on_batch(counts)
+        reset_sequences(ActionCadenceTracker, ActionCadenceStepTracker)
+        return counts
+
+    def _batch(
+        self,
+        flags: list[bool],
+        tracker_pk: int,
+        step_pk: int,
+        active_targets: Iterator[TargetRef],
+        history_targets: Sequence[TargetRef],
+        converted: Iterator[TargetRef] | None,
+    ) -> _Batch:
+        rng = self.rng
+        draw = rng.random
+        mix = self.mix
+        fmt = self.format
+        now = self.now
+        owners, cadences, enrolling = self.owners, self.cadences, self.enrolling
+        tracker_ids = new_sf_ids(ActionCadenceTracker.KEY_PREFIX, len(flags))
+        step_ids = iter(new_sf_ids(ActionCadenceStepTracker.KEY_PREFIX, len(flags)))
+        batch = _Batch(transaction_key=str(uuid.uuid4()))
+        for index, is_active in enumerate(flags):
+            pk = tracker_pk + index
+            owner = owners[int(draw() * len(owners))]
+            reason = disposition = rule = error = resume = current = None
+            iteration = 1 if draw() >= mix.later_daisy_iteration else 2 + (draw() < 0.25)
+            if is_active:
+                target = next(active_targets)
+                cadence = enrolling[int(draw() * len(enrolling))]
+                state = self.active_state(rng)
+                # Most active trackers started in the last weeks.
+                created = now - int(self.recent * draw() ** 2)
+                modified = created + int((now - created) * draw())
+            else:
+                target = history_targets[int(draw() * len(history_targets))]
+                cadence = cadences[int(draw() * len(cadences))]
+                created = now - int(self.history * draw())
+                modified = min(now - 60, created + 3600 + int(45 * _DAY * draw() ** 2))
+                if draw() < mix.error_share:
+                    state = ERROR
+                    error = ERROR_MESSAGES[int(draw() * len(ERROR_MESSAGES))]
+                else:
+                    state = COMPLETE
+                    reason = self.reason(rng)
+                    if reason == LEAD_CONVERTED:
+                        if converted is None:
+                            reason = NO_MORE_STEPS
+                        else:
+                            target = next(converted)
+                    elif reason == AUTOMATICALLY_EXITED:
+                        rule = cadence.exit_rules[int(draw() * len(cadence.exit_rules))]
+                    picker = self.disposition.get(reason)
+                    disposition = picker(rng) if picker else None
+            related, attribution = self._related()
+            modified_text = fmt(modified)
+            if state in STATES_ON_A_STEP:
+                step = cadence.steps[int(draw() * len(cadence.steps))]
+                current = (step_pk + len(batch.step_trackers), next(step_ids))
+                if state == ERROR:
+                    # The step it failed on stays open: a retry carries on from it.
+                    step_state, due = ACTIVE_STEP, modified
+                elif state == PAUSED:
+                    step_state, due = PAUSED_STEP, modified
+                    if draw() < mix.paused_with_resume:
+                        resume = now + 3600 + int(13 * _DAY * draw())
+                elif step.type == WAIT:
+                    # Waiting: the scheduler moves it on when the wait is over.
+                    step_state = SCHEDULED_STEP
+                    due = resume = now + 60 + int((step.wait_seconds or _DAY) * draw())
+                else:
+                    step_state, due = ACTIVE_STEP, modified + int(_DAY * draw())
+                batch.step_trackers.append(
+                    (
+                        current[0],
+                        current[1],
+                        modified_text,
+                        owner.actor_id,
+                        modified_text,
+                        owner.actor_id,
+                        modified_text,
+                        False,
+                        pk,
+                        step.id,
+                        cadence.id,
+                        target.lead_id,
+                        target.contact_id,
+                        step.title,
+                        step.type,
+                        step_state,
+                        fmt(due),
+                    )
+                )
+            row = (
+                pk,
+                tracker_ids[index],
+                fmt(created),
+                owner.actor_id,
+                modified_text,
+                owner.actor_id,
+                modified_text,
+                False,
+                cadence.id,
+                disposition,
+                reason,
+                current[0] if current else None,
+                iteration,
+                error,
+                rule[0] if rule else None,
+                owner.user_id,
+                owner.queue_id,
+                attribution,
+                related.opportunity_id if related else None,
+                related.invoice_id if related else None,
+                fmt(resume) if resume else None,
+                state,
+                target.lead_id,
+                target.contact_id,
+            )
+            batch.trackers.append(row)
+            if self.change_events:
+                references = {
+                    "action_cadence": cadence.sf_id,
+                    "current_step": current[1] if current else None,
+                    "exit_global_rule": rule[1] if rule else None,
+                    "created_by": owner.actor_sf_id,
+                    "last_modified_by": owner.actor_sf_id,
+                    "owner_user" if owner.user_id else "owner_queue": owner.sf_id,
+                    "target_lead" if target.lead_id else "target_contact": target.sf_id,
+                }
+                if related:
+                    kind = "related_opportunity" if related.opportunity_id else "related_invoice"
+                    references[kind] = related.sf_id
+                batch.events.append(
+                    self._create_event(row, references, (created, modified, resume), owner, batch)
+                )
+        return batch
+
+    def _related(self) -> tuple[RelatedRef | None, str | None]:
+        draw = self.rng.random()
+        mix = self.mix
+        if draw >= mix.opportunity_share + mix.invoice_share:
+            return None, None
+        if draw < mix.opportunity_share and self.opportunities:
+            pool, kinds = self.opportunities, ATTRIBUTIONS_BY_KIND["opportunity"]
+        elif draw < mix.opportunity_share + mix.invoice_share and self.invoices:
+            pool, kinds = self.invoices, ATTRIBUTIONS_BY_KIND["invoice"]
+        else:
+            return None, None
+        related = pool[int(self.rng.random() * len(pool))]
+        # A third of them without an attribution type: it is optional.
+        return related, self.rng.choice((*kinds, None))
+
+    def _create_event(
+        self,
+        row: tuple,
+        references: dict[str, str | None],
+        times: tuple[int, int, int | None],
+        owner: OwnerRef,
+        batch: _Batch,
+    ) -> tuple:
+        """The CREATE event of a tracker: every field by API name, as the row stands."""
+        by_attribute: dict[str, Any] = {
+            column.removesuffix("_id"): value
+            for column, value in zip(TRACKER_COLUMNS, row, strict=True)
+        }
+        by_attribute.update(references)
+        by_attribute["sf_id"] = row[1]
+        by_attribute["is_tracker_active"] = row[TRACKER_COLUMNS.index("state")] in ACTIVE_STATES
+        by_attribute["last_completed_step"] = None
+        created, modified, resume = times
+        names = ("created_date", "last_modified_date", "system_modstamp")
+        for name, epoch in zip(names, (created, modified, modified), strict=True):
+            by_attribute[name] = registry.format_datetime(dt.datetime.fromtimestamp(epoch, dt.UTC))
+        by_attribute["scheduled_resume_date_time"] = (
+            registry.format_datetime(dt.datetime.fromtimestamp(resume, dt.UTC)) if resume else None
+        )
+        values = {}
+        for name, attributes in self._event_fields:
+            found = [by_attribute.get(attribute) for attribute in attributes]
+            values[name] = next((value for value in found if value is not None), found[0])
+        return (
+            row[0],
+            row[1],
+            CREATE,
+            "[]",
+            json.dumps(values),
+            created * 1000,
+            owner.actor_id,
+            owner.actor_sf_id,
+            batch.transaction_key,
+            len(batch.events) + 1,
+            self.origin,
+            self.format(created),
+        )
+
+
+@dataclass
+class _Batch:
+    """One transaction's rows; its change events share a transaction key, as the
+    lifecycle's do."""
+
+    transaction_key: str
+    trackers: list[tuple] = field(default_factory=list)
+    step_trackers: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
