@@ -480,6 +480,8 @@ class ActionCadenceTracker(SObject):
             models.Index(fields=["owner_user", "state"], name="tracker_owner_state"),
             models.Index(fields=["state", "completion_reason"], name="tracker_state_reason"),
             models.Index(fields=["system_modstamp"], name="tracker_modstamp"),
+            # Lists sort by LastModifiedDate then Id (newest first): a page reads the top.
+            models.Index(fields=["last_modified_date", "id"], name="tracker_modified_id"),
             models.Index(
                 fields=["scheduled_resume_date_time"],
                 condition=Q(scheduled_resume_date_time__isnull=False),
