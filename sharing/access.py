@@ -112,6 +112,8 @@ def access_level(user: Any, tracker: Any) -> str | None:
 
     if not _is_user(user):
         return None
+    if tracker.owner_user_id == user.pk:  # the commonest case: a rep acting on their own
+        return "all"
     fixed = max(admin_level(user), OWD_RANK[org_default()])
     if fixed == rank("all"):
         return "all"

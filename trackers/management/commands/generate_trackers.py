@@ -207,12 +207,12 @@ class Command(BaseCommand):
         """bench_user_00001... in regions of ten under a VP, plus a queue of three."""
         with transaction.atomic():
             vp, _ = UserRole.objects.get_or_create(
-                developer_name="Bench_VP", defaults={"name": "Bench VP"}
+                developer_name="Benchmark_VP", defaults={"name": "Benchmark VP"}
             )
             regions = [
                 UserRole.objects.get_or_create(
-                    developer_name=f"Bench_Region_{number}",
-                    defaults={"name": f"Bench Region {number}", "parent_role": vp},
+                    developer_name=f"Benchmark_Region_{number}",
+                    defaults={"name": f"Benchmark Region {number}", "parent_role": vp},
                 )[0]
                 for number in range(1, (count - 1) // 10 + 2)
             ]
@@ -237,8 +237,8 @@ class Command(BaseCommand):
             )
             users = list(User.objects.filter(username__in=names).order_by("username"))
             queue, _ = Group.objects.get_or_create(
-                developer_name="Bench_Queue",
-                defaults={"name": "Bench Queue", "type": Group.Type.QUEUE},
+                developer_name="Benchmark_Queue",
+                defaults={"name": "Benchmark Queue", "type": Group.Type.QUEUE},
             )
             for user in users[:3]:
                 GroupMember.objects.get_or_create(group=queue, member_user=user)
