@@ -166,6 +166,19 @@ def test_seed_demo_builds_a_small_realistic_org_once():
     assert not rep.has_perm("trackers.view_all_trackers")
     assert User.objects.get(username="admin").is_superuser
 
+    # Sharing: rules and manual shares, as the sharing issue's demo org asks.
+    from sharing.access import access_level
+    from sharing.models import ActionCadenceTrackerOwnerSharingRule, ActionCadenceTrackerShare
+
+    assert ActionCadenceTrackerOwnerSharingRule.objects.count() == 2
+    assert ActionCadenceTrackerShare.objects.filter(row_cause="Rule").exists()
+    manual = ActionCadenceTrackerShare.objects.filter(row_cause="Manual").select_related(
+        "parent", "user"
+    )
+    assert manual.count() == len(demo.MANUAL_SHARES) * 3
+    for share in manual:
+        assert access_level(share.user, share.parent) in ("read", "edit")
+
     counts = (
         Tracker.count(),
         ActionCadence.objects.count(),

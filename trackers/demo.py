@@ -1122,7 +1122,28 @@ def seed(tracker_count: int = DEFAULT_TRACKERS, *, random_seed: int = 2026) -> D
         DemoHistory(org, tracker_count, random.Random(random_seed)).write()
         # Rules last: one recalculation shares the whole history at once.
         ensure_sharing_rules(org)
+        add_manual_shares(org)
     return org
+
+
+# (owner, grantee, access): a rep asks a colleague outside their team to help out.
+MANUAL_SHARES = (
+    ("rep_west_1", "rep_east_2", AccessLevel.EDIT),
+    ("rep_west_2", "rep_east_3", AccessLevel.READ),
+    ("rep_east_1", "salesops", AccessLevel.EDIT),
+)
+
+
+def add_manual_shares(org: DemoOrg, per_owner: int = 3) -> None:
+    """A few Manual shares, made the way a rep makes them (through sharing.services)."""
+    from sharing.services import share_tracker
+
+    for owner, grantee, level in MANUAL_SHARES:
+        owned = ActionCadenceTracker.objects.filter(
+            owner_user=org.users[owner], state=TrackerState.RUNNING
+        ).order_by("pk")[:per_owner]
+        for tracker in owned:
+            share_tracker(tracker, org.users[grantee], level, actor=org.users[owner])
 
 
 def summary() -> str:
