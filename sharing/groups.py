@@ -65,6 +65,9 @@ class OrgGraph:
                 self.parents_of_group[member_group].add(group)
                 self.subgroups[group].add(member_group)
         self._effective: dict[tuple, tuple[set[int], dict[int, int]]] = {}
+        self.users_by_role: dict[int, set[int]] = defaultdict(set)
+        for pk, role in User.objects.filter(role__isnull=False).values_list("pk", "role_id"):
+            self.users_by_role[role].add(pk)
 
     # ---- roles
 
@@ -163,6 +166,9 @@ class OrgGraph:
                     if group not in own and group not in via and self.includes_bosses(group):
                         via[group] = sub_pk
         return own | set(via), via
+
+    def users_in_roles(self, roles: Iterable[int]) -> set[int]:
+        return set().union(*(self.users_by_role.get(role, set()) for role in roles))
 
     def queue_ids(self) -> set[int]:
         return {pk for pk, (kind, _r, _b) in self.groups.items() if kind == Group.Type.QUEUE}

@@ -275,6 +275,6 @@ def test_visibility_query_count_does_not_grow_with_rules_groups_or_rows(
         make_rule(group, UserFactory(), "Read", f"Rule_{index}")
         running_tracker(owner=rep)
     # The first list after a sharing change rebuilds the org graph (roles, groups,
-    # members: three queries), then it is cached again.
-    assert count_queries() == small + 3
+    # members, users' roles: four queries), then it is cached again.
+    assert count_queries() == small + 4
     assert count_queries() == small

@@ -1,0 +1,35 @@
+"""The Overview: active trackers against the org limit, states, completions, cadences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.views.generic import TemplateView
+
+from trackers import dashboards
+from trackers.views.base import TrackerScopeMixin
+
+
+class OverviewView(TrackerScopeMixin, TemplateView):
+    template_name = "trackers/overview.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        period = dashboards.parse_period(self.request.GET.get("period"))
+        figures = dashboards.overview(
+            self.visible_trackers(),
+            period_days=period,
+            include_processing=self.include_processing,
+        )
+        charts = {
+            "states": [[state, count] for state, count in figures.by_state],
+            "reasons": [[reason, count] for reason, count in figures.by_reason],
+            "dispositions": [[value, count] for value, count in figures.by_disposition],
+        }
+        return {
+            **super().get_context_data(**kwargs),
+            **self.scope_context(figures.processing_hidden),
+            "figures": figures,
+            "charts": charts,
+            "periods": dashboards.PERIOD_DAYS,
+            "nav": "overview",
+        }
