@@ -135,9 +135,11 @@ class OrgGraph:
                 role_ids |= {role} | self.roles_below(role)
             elif kind == Group.Type.ORGANIZATION:
                 everyone = True
+        # Both, not either: an Organization group holds the active users, a Role group
+        # every user in its roles, inactive ones included.
         if everyone:
             users |= set(User.objects.filter(is_active=True).values_list("pk", flat=True))
-        elif role_ids:
+        if role_ids:
             users |= set(User.objects.filter(role_id__in=role_ids).values_list("pk", flat=True))
         return users
 
