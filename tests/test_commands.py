@@ -319,3 +319,29 @@ def test_bulk_ids_are_salesforce_ids():
         assert len(value) == 18 and value.startswith("7CT")
         assert sfid.normalize(value) == value
         assert sfid.normalize(value[:15]) == value
+
+
+@pytest.mark.django_db
+def test_generate_trackers_adds_groups_and_rules_and_shares_their_trackers():
+    from sharing import recalc
+    from sharing.models import ActionCadenceTrackerOwnerSharingRule, ActionCadenceTrackerShare
+
+    output = run("generate_trackers", trackers=300, active=50, users=20, groups=8, rules=3, seed=5)
+    assert "8 groups and 3 rules" in output
+    assert Group.objects.filter(developer_name__startswith="Bench_G").count() == 8
+    assert ActionCadenceTrackerOwnerSharingRule.objects.count() == 3
+    rows = set(
+        ActionCadenceTrackerShare.objects.filter(row_cause="Rule").values_list(
+            "parent_id", "rule_id"
+        )
+    )
+    assert rows  # the recalculation after the load shared the rules' trackers
+    recalc.rebuild_from_scratch()
+    assert (
+        set(
+            ActionCadenceTrackerShare.objects.filter(row_cause="Rule").values_list(
+                "parent_id", "rule_id"
+            )
+        )
+        == rows
+    )

@@ -22,16 +22,15 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadence_site.settings")
 django.setup()
 
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from sharing import recalc  # noqa: E402
+from sharing.bulk import build_groups_and_rules  # noqa: E402
 from sharing.models import (  # noqa: E402
     ActionCadenceTrackerOwnerSharingRule,
     ActionCadenceTrackerShare,
     Group,
-    GroupMember,
-    Organization,
     User,
 )
 from trackers.models import ActionCadenceTracker  # noqa: E402
@@ -40,31 +39,8 @@ GROUPS, RULES, PAGE = 200, 50, 50
 
 
 def build_sharing(rng: random.Random) -> None:
-    if Group.objects.filter(developer_name__startswith="Bench_").exists():
-        return
     users = list(User.objects.filter(is_superuser=False).values_list("pk", flat=True))
-    with transaction.atomic():
-        groups = Group.objects.bulk_create(
-            Group(name=f"Bench {n}", developer_name=f"Bench_{n}") for n in range(GROUPS)
-        )
-        members = []
-        for index, group in enumerate(groups):
-            members += [GroupMember(group=group, member_user_id=pk) for pk in rng.sample(users, 5)]
-            if index % 10 == 9:  # some nesting
-                members.append(GroupMember(group=group, member_group=groups[index - 1]))
-        GroupMember.objects.bulk_create(members)
-        ActionCadenceTrackerOwnerSharingRule.objects.bulk_create(
-            ActionCadenceTrackerOwnerSharingRule(
-                name=f"Bench rule {n}",
-                developer_name=f"Bench_rule_{n}",
-                group=groups[n],
-                share_with_group=groups[GROUPS - 1 - n],
-                access_level="Read",
-            )
-            for n in range(RULES)
-        )
-        # Bulk writes skip the signals: say the org graph changed.
-        Organization.bump_sharing_version()
+    build_groups_and_rules(users, groups=GROUPS, rules=RULES, rng=rng)
 
 
 def first_page(user) -> tuple[float, int]:
@@ -98,7 +74,7 @@ def main() -> None:
     totals = recalc.recalculate_rules()
     first_recalc = time.perf_counter() - started
     rule = ActionCadenceTrackerOwnerSharingRule.objects.order_by("pk").first()
-    rule.group = Group.objects.get(developer_name="Bench_150")
+    rule.group = Group.objects.get(developer_name="Bench_G150")
     rule.save()
     started = time.perf_counter()
     changed = recalc.recalculate_rules([rule.pk])

@@ -118,6 +118,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=None, help="Random seed.")
         parser.add_argument(
+            "--groups",
+            type=int,
+            default=0,
+            help="Also make this many public groups of five owners (sharing at scale).",
+        )
+        parser.add_argument(
+            "--rules",
+            type=int,
+            default=0,
+            help="Also make this many owner sharing rules between those groups (Read).",
+        )
+        parser.add_argument(
             "--change-events",
             action="store_true",
             help="Also write each tracker's CREATE change event.",
@@ -172,6 +184,16 @@ class Command(BaseCommand):
         self._analyze()
         elapsed = time.monotonic() - started
         self._report(counts, total, elapsed)
+        if options["groups"]:
+            from sharing.bulk import build_groups_and_rules
+
+            made = build_groups_and_rules(
+                [owner.user_id for owner in owners if owner.user_id],
+                groups=options["groups"],
+                rules=options["rules"],
+                rng=rng,
+            )
+            self.stdout.write(f"Sharing: {made[0]:,} groups and {made[1]:,} rules.")
         self._share()
 
     # ---- checks and connection
