@@ -71,17 +71,20 @@ def _share_levels(level: str) -> list[str]:
 
 def visible_q(user: Any, level: str = "read") -> Q:
     """A filter on ActionCadenceTracker: the records ``user`` has at least ``level`` on."""
-    from sharing.models import ActionCadenceTrackerShare
-
     _check_level(level)
     if not _is_user(user):
         return Q(pk__in=[])
     if admin_level(user) >= rank(level):
         return Q()
-    default, graph_of = _org_state()
+    return _visible_q(user, level, *_org_state())
+
+
+def _visible_q(user: Any, level: str, default: str, graph_of: Any) -> Q:
+    from sharing.models import ActionCadenceTrackerShare
+    from trackers.models import ActionCadenceTracker
+
     if OWD_RANK[default] >= rank(level):
         return Q()
-    from trackers.models import ActionCadenceTracker
 
     graph = graph_of()
     # The user and everyone below them in the hierarchy: their trackers, and what is
@@ -116,13 +119,14 @@ def access_level(user: Any, tracker: Any) -> str | None:
         return None
     if tracker.owner_user_id == user.pk:  # the commonest case: a rep acting on their own
         return "all"
-    fixed = max(admin_level(user), OWD_RANK[org_default()])
+    default, graph_of = _org_state()
+    fixed = max(admin_level(user), OWD_RANK[default])
     if fixed == rank("all"):
         return "all"
     # Only levels above what the admin permission or the org-wide default already
     # grant need the query (for those, visible_q is the empty, always-true filter).
     cases = [
-        When(visible_q(user, name), then=Value(rank(name)))
+        When(_visible_q(user, name, default, graph_of), then=Value(rank(name)))
         for name in ("all", "edit", "read")
         if rank(name) > fixed
     ]
