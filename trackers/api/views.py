@@ -294,9 +294,7 @@ class TrackerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CadenceOp
     def access(self, request: Request, id: str) -> Response:
         tracker = self.get_object()
         subject = self._user_named(request.query_params.get("user"))
-        if subject.pk != request.user.pk and not (
-            request.user.is_superuser or access_level(request.user, tracker) == "all"
-        ):
+        if subject.pk != request.user.pk and access_level(request.user, tracker) != "all":
             raise ApiError(
                 "Only users with All access to this tracker can explain another user's access.",
                 "INSUFFICIENT_ACCESS_OR_READONLY",
