@@ -141,14 +141,43 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui-dist/favicon-32x32.png",
 }
 
-# Background work: the django-tasks API with the database-backed queue. Run
-# `manage.py db_worker` next to the web process (`make run` does).
-TASKS = {
-    "default": {
-        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
-    }
+# Background work through the django-tasks API. The default queue lives in the database
+# (`manage.py db_worker` runs it; `make run` starts one). TASKS_BACKEND=rq (or the dotted
+# path) with REDIS_URL moves it to Redis, run by `manage.py rqworker default`.
+TASKS_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
 }
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "").strip() or "database"
+TASKS_BACKEND = TASKS_BACKENDS.get(TASKS_BACKEND.lower(), TASKS_BACKEND)
+if "." not in TASKS_BACKEND:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"Unknown TASKS_BACKEND {TASKS_BACKEND!r}: use "
+        + " or ".join(f"{alias!r} ({path})" for alias, path in TASKS_BACKENDS.items())
+        + ", or a backend's dotted path."
+    )
+TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
+if TASKS_BACKEND == "django_tasks_rq.RQBackend":
+    if not os.environ.get("REDIS_URL"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "TASKS_BACKEND=rq needs REDIS_URL, e.g. redis://127.0.0.1:6379/0."
+        )
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {
+        "default": {
+            "URL": os.environ["REDIS_URL"],
+            # RQ's default (180 s) would kill a long bulk job; the job restores what it
+            # had not finished, but it should not be cut short in the first place.
+            "DEFAULT_TIMEOUT": int(os.environ.get("RQ_JOB_TIMEOUT_SECONDS", "3600")),
+        }
+    }
+    # Workers run django-tasks' jobs with its Job class, so `manage.py rqworker default`
+    # needs no --job-class.
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
 
 # Salesforce caps an org at 150,000 active trackers; only active ones count.
 CADENCE_ACTIVE_TRACKER_LIMIT = int(os.environ.get("CADENCE_ACTIVE_TRACKER_LIMIT", "150000"))

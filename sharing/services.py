@@ -88,6 +88,7 @@ def schedule_recalculation(rule_ids: list[int] | None = None) -> str:
     """
     from sharing.tasks import recalculate_sharing
     from trackers.models import ActionCadenceTracker
+    from trackers.tasks import enqueue_after_commit
 
     if not Rule.objects.exists():
         return "inline"
@@ -95,8 +96,8 @@ def schedule_recalculation(rule_ids: list[int] | None = None) -> str:
     if not ActionCadenceTracker.all_objects.all()[threshold : threshold + 1].exists():
         recalc.recalculate_rules(rule_ids)
         return "inline"
-    # The database queue commits with the change that asked for it.
-    recalculate_sharing.enqueue(rule_ids)
+    # Never before the change that asked for it is committed (Redis does not wait for it).
+    enqueue_after_commit(recalculate_sharing, rule_ids)
     return "queued"
 
 

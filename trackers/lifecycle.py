@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -65,7 +67,8 @@ from trackers.models import (
 logger = logging.getLogger(__name__)
 
 MAX_DAISY_CHAIN_ITERATION = 10
-BULK_CHUNK_SIZE = 500
+# Trackers a bulk job finishes per transaction.
+BULK_CHUNK_SIZE = int(os.environ.get("CADENCE_BULK_CHUNK_SIZE", "500"))
 
 # Where a rep may remove a target from: any active state but Processing (a job owns
 # those), and Error (removing a broken tracker is how reps clean up).
@@ -1076,8 +1079,6 @@ def start_bulk(
     filter"), of which the editable trackers in an applicable State are taken.
     Marking is set-based, a few statements per 5,000 trackers.
     """
-    from trackers import tasks
-
     if action not in BULK_SOURCE_STATES:
         raise InvalidValue(f"Unknown bulk action {action!r}.", code="INVALID_OPERATION")
     disposition = validate_disposition(disposition) if action == BulkAction.REMOVE else None
@@ -1164,11 +1165,33 @@ def start_bulk(
             job.finished_at = tx.now
         job.save()
         if eligible:
-            # Enqueued in the same transaction: the database queue commits with the marks.
-            result = tasks.run_bulk_job.enqueue(job.pk)
-            BulkJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
-            job.task_id = str(result.id)
+            _queue_bulk_job(job)
     return job
+
+
+def _queue_bulk_job(job: BulkJob) -> None:
+    """The database queue commits the job's task with the marks, atomically. Redis is
+    told only once the marks are committed (a fast worker would look for a job that does
+    not exist yet), and if it refuses the task the trackers go back at once."""
+    from trackers import tasks
+
+    def send() -> None:
+        result = tasks.run_bulk_job.enqueue(job.pk)
+        BulkJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
+        job.task_id = str(result.id)
+
+    def send_or_restore() -> None:
+        try:
+            send()
+        except Exception as error:
+            logger.exception("Could not queue bulk job %s; restoring its trackers", job.pk)
+            restore_processing(job, reason=f"the task queue refused it: {error}")
+            job.refresh_from_db()
+
+    if tasks.commits_with_the_database(tasks.run_bulk_job):
+        send()
+    else:
+        transaction.on_commit(send_or_restore)
 
 
 def _bulk_refusal(action: str, seen: tuple[str, str] | None, sources: tuple[str, ...]) -> dict:
@@ -1188,8 +1211,16 @@ def _bulk_refusal(action: str, seen: tuple[str, str] | None, sources: tuple[str,
     }
 
 
-# A test hook: called after each committed chunk, so a test can simulate a crash.
-_after_chunk_hook: Any = None
+def _pause_between_chunks(job: BulkJob) -> None:
+    time.sleep(float(os.environ["CADENCE_TEST_BULK_CHUNK_DELAY"]))
+
+
+# A test hook: called after each committed chunk, so a test can simulate a crash, or (from
+# the environment, for a worker in another process) slow a job down enough to kill its
+# worker between two chunks.
+_after_chunk_hook: Any = (
+    _pause_between_chunks if os.environ.get("CADENCE_TEST_BULK_CHUNK_DELAY") else None
+)
 
 
 def run_bulk_job(job_id: int) -> BulkJob:
