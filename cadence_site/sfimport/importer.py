@@ -1,0 +1,969 @@
+"""Importing Salesforce records: every registry object, ids kept, references resolved.
+
+``run_import(files)`` reads the files of every object given, in dependency order
+(roles before users before groups ... trackers before step trackers before
+shares), so files may come in any order. Per object, records go in batches:
+
+1. each cell is converted by its field's registry type (``values``); a bad cell is
+   an error naming its file, line and field, and its row is skipped;
+2. references are resolved to keys with dict look-ups (plus one ``IN`` query a
+   batch for ids not seen yet); a reference to an object imported later in the
+   same run (a role's parent role, a tracker's current step tracker) is set in a
+   second pass at the end;
+3. an Id already in the database is an update (only what differs is written, so
+   re-importing a file changes nothing); a new Id keeps that Id; a row without an
+   Id gets a new one;
+4. trackers are checked against SPEC 2.1's invariants (State, CompletionReason,
+   IsTrackerActive, disposition, exit rule, attribution, owner, the org limit);
+5. rows are written with the bulk loader's ``TableWriter`` (executemany or COPY);
+   a batch the database refuses is retried row by row so only the bad rows fail.
+
+Imported trackers get their CREATE (or UPDATE) change events, and the sharing
+recalculation runs for what changed. The whole import is one transaction: with
+``atomic`` any error rolls it all back, otherwise bad rows are skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import DatabaseError, connection, models, transaction
+from django.utils import timezone
+
+import sharing.sobjects  # noqa: F401  (registers the declarations read here)
+import trackers.sobjects  # noqa: F401
+from cadence_site import registry, sfid
+from cadence_site.registry import FieldSpec, SObjectType, format_datetime
+from cadence_site.sfimport import values as cells
+from cadence_site.sfimport.readers import SourceFile
+from trackers.bulkload import EVENT_COLUMNS, TableWriter, next_id, reset_sequences
+from trackers.choices import ACTIVE_STATES, ChangeType, TrackerState
+
+# Parents before children: a required reference always points at an object already
+# imported. Nullable references to later objects (and to the same one) wait for the
+# second pass.
+ORDER = (
+    "UserRole",
+    "User",
+    "Group",
+    "GroupMember",
+    "Lead",
+    "Contact",
+    "Opportunity",
+    "Invoice",
+    "ActionCadence",
+    "ActionCadenceStep",
+    "ActionCadenceRule",
+    "ActionCadenceTracker",
+    "ActionCadenceStepTracker",
+    "ActionCadenceTrackerOwnerSharingRule",
+    "ActionCadenceTrackerShare",
+)
+# Objects whose changes move users between groups: the Rule share rows are recomputed.
+SHARING_STRUCTURE = frozenset(
+    {"UserRole", "User", "Group", "GroupMember", "ActionCadenceTrackerOwnerSharingRule"}
+)
+BATCH = 5000
+# SQLite takes at most 999 parameters a statement.
+ID_CHUNK = 900
+STAMP_COLUMNS = ("last_modified_date", "system_modstamp")
+CHANGE_ORIGIN = "import_salesforce"
+ACTIVE = frozenset(str(state) for state in ACTIVE_STATES)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class RowError:
+    location: str  # "Lead.csv:12" or "page2.json:record 3"
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.location}:{self.field}: {self.message}"
+        return f"{self.location}: {self.message}"
+
+
+@dataclass
+class ObjectCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged + self.skipped
+
+
+@dataclass
+class ImportResult:
+    counts: dict[str, ObjectCounts] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rolled_back: bool = False
+    dry_run: bool = False
+
+    def count(self, name: str) -> ObjectCounts:
+        return self.counts.setdefault(name, ObjectCounts())
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for name, counts in self.counts.items():
+            lines.append(
+                f"{name}: {counts.created} created, {counts.updated} updated, "
+                f"{counts.unchanged} unchanged, {counts.skipped} skipped"
+            )
+        return lines
+
+
+class _RollBack(Exception):
+    """Raised inside the transaction to undo it (``atomic`` with errors, or a dry run)."""
+
+
+Progress = Callable[[SourceFile, int], None]
+
+
+# --------------------------------------------------------------------------- per-object plans
+
+
+@dataclass
+class _Field:
+    """One API field of an object as the importer writes it."""
+
+    spec: FieldSpec
+    kind: str  # "id", "value", "reference" or "derived" (checked, never written)
+    convert: Callable[[Any], Any]
+    attname: str | None = None  # value fields
+    columns: dict[str, str] = field(default_factory=dict)  # reference: object -> attname
+    prefixes: dict[str, str] = field(default_factory=dict)  # reference: key prefix -> object
+    null: Any = None  # what an empty cell stores ("" for a text column that is never NULL)
+    required: bool = False
+
+
+def _adapter(model_field: models.Field) -> Callable[[Any], Any] | None:
+    ops = connection.ops
+    if isinstance(model_field, models.DateTimeField):
+        return ops.adapt_datetimefield_value
+    if isinstance(model_field, models.DateField):
+        return ops.adapt_datefield_value
+    if isinstance(model_field, models.DecimalField):
+        digits, places = model_field.max_digits, model_field.decimal_places
+        return lambda value: ops.adapt_decimalfield_value(value, digits, places)
+    return None
+
+
+class _Plan:
+    """How one object's API fields map onto its table."""
+
+    def __init__(self, sobject: SObjectType, now: dt.datetime) -> None:
+        self.sobject = sobject
+        self.model = sobject.model
+        self.name = sobject.name
+        concrete = {
+            model_field.attname: model_field
+            for model_field in self.model._meta.concrete_fields
+            if not model_field.primary_key and not model_field.generated
+        }
+        self.attnames = [name for name in concrete if name != "sf_id"]
+        self.adapters = [_adapter(concrete[name]) for name in self.attnames]
+        self.fields: dict[str, _Field] = {}
+        self.by_attname: dict[str, _Field] = {}
+        for spec in sobject.fields:
+            plan = self._field(spec, concrete)
+            self.fields[spec.name.lower()] = plan
+            for attname in [plan.attname, *plan.columns.values()]:
+                if attname:
+                    self.by_attname[attname] = plan
+        self.defaults = {}
+        for attname, model_field in concrete.items():
+            if attname in ("created_date", *STAMP_COLUMNS):
+                self.defaults[attname] = now
+            elif model_field.has_default():
+                self.defaults[attname] = model_field.get_default()
+            else:
+                self.defaults[attname] = None if model_field.null else model_field.get_default()
+        if self.name == "User":
+            self.defaults["password"] = make_password(None)  # imported users sign in once given one
+            self.defaults["date_joined"] = now
+        if self.name == "ActionCadenceTrackerShare":
+            self.defaults["row_cause"] = "Manual"
+        self.stamped = all(name in concrete for name in STAMP_COLUMNS)
+
+    def _field(self, spec: FieldSpec, concrete: dict[str, models.Field]) -> _Field:
+        if spec.type == "id":
+            return _Field(spec, "id", cells.normalize_id)
+        if spec.type == "reference":
+            columns, prefixes = {}, {}
+            for object_name, attr in spec.columns.items():
+                model_field = self.model._meta.get_field(attr)
+                columns[object_name] = model_field.attname
+                prefixes[registry.get(object_name).key_prefix] = object_name
+            return _Field(
+                spec,
+                "reference",
+                cells.normalize_id,
+                columns=columns,
+                prefixes=prefixes,
+                required=not spec.nillable and "defaulted_on_create" not in spec.properties,
+            )
+        model_field = concrete.get(spec.attr or "")
+        if model_field is None:  # User.Name, IsTrackerActive: computed from other fields
+            return _Field(spec, "derived", cells.converter(spec, None))
+        null = None if model_field.null else ("" if model_field.empty_strings_allowed else None)
+        required = not spec.nillable and not model_field.has_default() and not model_field.null
+        if "defaulted_on_create" in spec.properties:
+            required = False
+        return _Field(
+            spec,
+            "value",
+            cells.converter(spec, model_field),
+            attname=model_field.attname,
+            null=null,
+            required=required and null is None,
+        )
+
+    def adapt(self, row: dict[str, Any]) -> list[Any]:
+        out = []
+        for attname, adapter in zip(self.attnames, self.adapters, strict=True):
+            value = row[attname]
+            out.append(value if adapter is None or value is None else adapter(value))
+        return out
+
+
+# --------------------------------------------------------------------------- references
+
+
+class _Resolver:
+    """sf_id -> primary key per object: a cache filled by this import's writes and by
+    one ``IN`` query a batch for ids not seen yet."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, dict[str, int]] = defaultdict(dict)
+
+    def load(self, object_name: str, ids: Iterable[str]) -> None:
+        known = self.keys[object_name]
+        missing = sorted({value for value in ids if value not in known})
+        if not missing:
+            return
+        manager = registry.get(object_name).model._base_manager
+        for start in range(0, len(missing), ID_CHUNK):
+            chunk = missing[start : start + ID_CHUNK]
+            known.update(manager.filter(sf_id__in=chunk).values_list("sf_id", "pk"))
+
+    def get(self, object_name: str, value: str) -> int | None:
+        return self.keys[object_name].get(value)
+
+
+@dataclass
+class _Deferred:
+    """A reference to a record imported later in this run, set by the second pass."""
+
+    plan: _Plan
+    pk: int
+    attname: str
+    object_name: str
+    value: str
+    location: str
+    field: str
+
+
+@dataclass
+class _Row:
+    location: str
+    sf_id: str
+    values: dict[str, Any]  # API name -> converted value, as the file gave it
+    refs: list[tuple[_Field, str, str]]  # (field, object, 18-char id)
+    pk: int | None = None
+    existing: dict[str, Any] | None = None
+    merged: dict[str, Any] = field(default_factory=dict)
+    deferred: list[tuple[str, str, str, str]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- database messages
+
+_CONSTRAINT_MESSAGES = {
+    "tracker_one_active_per_lead": (
+        "TargetId",
+        "this lead already has an active tracker; a target has at most one at a time.",
+    ),
+    "tracker_one_active_per_contact": (
+        "TargetId",
+        "this contact already has an active tracker; a target has at most one at a time.",
+    ),
+    "steptracker_one_open_per_tracker": (
+        "State",
+        "the tracker already has an open step tracker; a tracker has at most one.",
+    ),
+    "step_wait_needs_wait_time": ("WaitTimeInSeconds", "a Wait step needs WaitTimeInSeconds."),
+    "step_chained_cadence_only_on_daisy_chain": (
+        "ChainedCadenceId",
+        "only a DaisyChain step has a ChainedCadenceId.",
+    ),
+    "group_role_iff_role_type": (
+        "RelatedId",
+        "Role and RoleAndSubordinates groups need a RelatedId (their role); others have none.",
+    ),
+}
+_SQLITE_UNIQUE = {
+    "trackers_actioncadencetracker.target_lead_id": "tracker_one_active_per_lead",
+    "trackers_actioncadencetracker.target_contact_id": "tracker_one_active_per_contact",
+    "trackers_actioncadencesteptracker.action_cadence_tracker_id": (
+        "steptracker_one_open_per_tracker"
+    ),
+}
+
+
+def _explain(plan: _Plan, error: DatabaseError) -> tuple[str | None, str]:
+    """(API field, message) for a row the database refused."""
+    text = str(error)
+    for name, explained in _CONSTRAINT_MESSAGES.items():
+        if name in text:
+            return explained
+    unique = re.search(r"UNIQUE constraint failed: ([\w., ]+)", text)
+    if unique:
+        columns = [part.strip().split(".")[-1] for part in unique.group(1).split(",")]
+        key = unique.group(1).split(",")[0].strip()
+        if key in _SQLITE_UNIQUE:
+            return _CONSTRAINT_MESSAGES[_SQLITE_UNIQUE[key]]
+    else:
+        match = re.search(r"Key \(([^)]*)\)=", text)
+        columns = [part.strip() for part in match.group(1).split(",")] if match else []
+    if columns:
+        names = [_api_name(plan, column) for column in columns]
+        return names[0], f"another {plan.name} already has this {' and '.join(names)}."
+    check = re.search(r'CHECK constraint failed: (\w+)|check constraint "(\w+)"', text)
+    if check:
+        return None, f"breaks the rule {check.group(1) or check.group(2)}."
+    return None, f"the database refused the row: {text}"
+
+
+def _api_name(plan: _Plan, column: str) -> str:
+    for attname in (column, column + "_id"):
+        found = plan.by_attname.get(attname)
+        if found is not None:
+            return found.spec.name
+    return column
+
+
+# --------------------------------------------------------------------------- the importer
+
+
+class Importer:
+    def __init__(
+        self,
+        files: list[SourceFile],
+        *,
+        atomic: bool = False,
+        dry_run: bool = False,
+        actor: Any = None,
+        progress: Progress | None = None,
+        batch_size: int = BATCH,
+    ) -> None:
+        self.files = files
+        self.atomic = atomic
+        self.dry_run = dry_run
+        self.actor = actor if actor is not None and getattr(actor, "pk", None) else None
+        self.progress = progress
+        self.batch_size = batch_size
+        self.now = timezone.now()
+        self.result = ImportResult(dry_run=dry_run)
+        self.resolver = _Resolver()
+        self.deferred: list[_Deferred] = []
+        self.seen: dict[str, dict[str, str]] = defaultdict(dict)
+        self.changed_trackers: list[int] = []
+        self.sharing_changed = False
+        names = {source.sobject.name for source in files}
+        self.order = [name for name in ORDER if name in names] + sorted(names - set(ORDER))
+        self.position = {name: index for index, name in enumerate(self.order)}
+        self.done: set[str] = set()
+
+    # ----------------------------------------------------------------- entry point
+
+    def run(self) -> ImportResult:
+        try:
+            with transaction.atomic():
+                for name in self.order:
+                    plan = _Plan(registry.get(name), self.now)
+                    self.result.count(name)
+                    for source in self.files:
+                        if source.sobject.name == name:
+                            self._import_file(plan, source)
+                    self.done.add(name)
+                self._second_pass()
+                if self.atomic and self.result.errors:
+                    raise _RollBack
+                self._after()
+                if self.dry_run:
+                    raise _RollBack
+        except _RollBack:
+            self.result.rolled_back = True
+        return self.result
+
+    def _error(self, location: str, field_name: str | None, message: str) -> None:
+        self.result.errors.append(RowError(location, field_name, message))
+
+    # ----------------------------------------------------------------- reading
+
+    def _import_file(self, plan: _Plan, source: SourceFile) -> None:
+        mapped: list[tuple[str, _Field]] = []
+        ignored = []
+        for column in source.columns:
+            found = plan.fields.get(column.lower())
+            if found is None:
+                ignored.append(column)
+            else:
+                mapped.append((column, found))
+        if ignored:
+            self.result.notes.append(
+                f"{source.name}: columns not in {plan.name} were ignored: {', '.join(ignored)}"
+            )
+        given = {found.spec.name for _, found in mapped}
+        batch: list[_Row] = []
+        done = 0
+        for number, record in source.records():
+            row = self._read(plan, source, number, record, mapped)
+            if row is not None:
+                batch.append(row)
+            if len(batch) >= self.batch_size:
+                self._write_batch(plan, batch, given)
+                batch = []
+            done += 1
+            if self.progress is not None and done % 1000 == 0:
+                self.progress(source, done)
+        if batch:
+            self._write_batch(plan, batch, given)
+        if self.progress is not None:
+            self.progress(source, done)
+
+    def _read(
+        self,
+        plan: _Plan,
+        source: SourceFile,
+        number: int,
+        record: dict[str, Any],
+        mapped: list[tuple[str, _Field]],
+    ) -> _Row | None:
+        location = source.location(number)
+        counts = self.result.count(plan.name)
+        if "__width__" in record:
+            self._error(
+                location,
+                None,
+                f"{record['__width__']} cells, but the header has {len(source.columns)}.",
+            )
+            counts.skipped += 1
+            return None
+        errors: list[tuple[str, str]] = []
+        given: dict[str, Any] = {}
+        refs: list[tuple[_Field, str, str]] = []
+        sf_id = None
+        for column, found in mapped:
+            raw = record[column]
+            name = found.spec.name
+            if cells.is_null(raw):
+                if found.kind == "id":
+                    continue
+                if found.required:
+                    errors.append((name, f"{name} is required; the cell is empty."))
+                given[name] = None
+                continue
+            try:
+                value = found.convert(raw)
+            except cells.FieldError as error:
+                errors.append((name, str(error)))
+                continue
+            if found.kind == "id":
+                if value[:3] != plan.sobject.key_prefix:
+                    errors.append(
+                        (
+                            name,
+                            f"{value} is not an id of {plan.name} "
+                            f"(key prefix {plan.sobject.key_prefix}).",
+                        )
+                    )
+                sf_id = value
+                continue
+            if found.kind == "reference":
+                object_name = found.prefixes.get(value[:3])
+                if object_name is None:
+                    errors.append(
+                        (
+                            name,
+                            f"{value} is not an id of {' or '.join(found.columns)}.",
+                        )
+                    )
+                    continue
+                refs.append((found, object_name, value))
+            given[name] = value
+        if plan.name == "ActionCadenceTrackerShare" and given.get("RowCause") in ("Owner", "Rule"):
+            # Derived rows: Owner access comes from OwnerId, Rule rows from recalculation.
+            counts.skipped += 1
+            note = (
+                f"{source.name}: Owner and Rule share rows are derived (from OwnerId and the "
+                "sharing rules) and were not imported; only Manual rows are."
+            )
+            if note not in self.result.notes:
+                self.result.notes.append(note)
+            return None
+        if sf_id is not None:
+            first = self.seen[plan.name].get(sf_id)
+            if first is not None:
+                errors.append(("Id", f"{sf_id} appears twice in this import (first at {first})."))
+            else:
+                self.seen[plan.name][sf_id] = location
+        if errors:
+            for name, message in errors:
+                self._error(location, name, message)
+            counts.skipped += 1
+            return None
+        return _Row(location, sf_id or "", given, refs)
+
+    # ----------------------------------------------------------------- writing
+
+    def _write_batch(self, plan: _Plan, batch: list[_Row], given: set[str]) -> None:
+        counts = self.result.count(plan.name)
+        self._load_existing(plan, batch)
+        by_object: dict[str, set[str]] = defaultdict(set)
+        for row in batch:
+            for _, object_name, value in row.refs:
+                by_object[object_name].add(value)
+        for object_name, ids in by_object.items():
+            self.resolver.load(object_name, ids)
+        accepted: list[_Row] = []
+        for row in batch:
+            if self._merge(plan, row, given):
+                accepted.append(row)
+            else:
+                counts.skipped += 1
+        if plan.name == "ActionCadenceTracker":
+            accepted = self._check_trackers(accepted, given)
+        creates = [row for row in accepted if row.existing is None]
+        updates = [row for row in accepted if row.existing is not None and row.changed]
+        counts.unchanged += sum(
+            1 for row in accepted if row.existing is not None and not row.changed
+        )
+        written_creates = self._insert(plan, creates)
+        written_updates = self._update(plan, updates)
+        counts.created += len(written_creates)
+        counts.updated += len(written_updates)
+        counts.skipped += len(creates) - len(written_creates) + len(updates) - len(written_updates)
+        keys = self.resolver.keys[plan.name]
+        for row in written_creates:
+            keys[row.sf_id] = row.pk
+        for row in (*written_creates, *written_updates):
+            for attname, object_name, value, field_name in row.deferred:
+                self.deferred.append(
+                    _Deferred(plan, row.pk, attname, object_name, value, row.location, field_name)
+                )
+        if written_creates or written_updates:
+            if plan.name in SHARING_STRUCTURE:
+                self.sharing_changed = True
+            if plan.name == "ActionCadenceTracker":
+                self.changed_trackers.extend(row.pk for row in (*written_creates, *written_updates))
+                self._events(plan, written_creates, written_updates)
+
+    def _load_existing(self, plan: _Plan, batch: list[_Row]) -> None:
+        ids = [row.sf_id for row in batch if row.sf_id]
+        if not ids:
+            return
+        found: dict[str, tuple] = {}
+        columns = ["pk", "sf_id", *plan.attnames]
+        manager = plan.model._base_manager
+        for start in range(0, len(ids), ID_CHUNK):
+            for values in manager.filter(sf_id__in=ids[start : start + ID_CHUNK]).values_list(
+                *columns
+            ):
+                found[values[1]] = values
+        keys = self.resolver.keys[plan.name]
+        for row in batch:
+            values = found.get(row.sf_id)
+            if values is not None:
+                row.pk = values[0]
+                row.existing = dict(zip(plan.attnames, values[2:], strict=True))
+                keys[row.sf_id] = row.pk
+
+    def _merge(self, plan: _Plan, row: _Row, given: set[str]) -> bool:
+        if row.existing is None:
+            missing = [
+                found.spec.name
+                for found in plan.fields.values()
+                if found.required and found.spec.name not in given
+            ]
+            for name in missing:
+                self._error(row.location, name, f"{name} is required for a new {plan.name}.")
+            if missing:
+                return False
+        merged = dict(row.existing if row.existing is not None else plan.defaults)
+        if row.existing is None and self.actor is not None and plan.stamped:
+            merged["created_by_id"] = merged["last_modified_by_id"] = self.actor.pk
+        for name, value in row.values.items():
+            found = plan.fields[name.lower()]
+            if found.kind == "value":
+                merged[found.attname] = found.null if value is None else value
+            elif found.kind == "reference" and value is None:
+                for attname in found.columns.values():
+                    merged[attname] = None
+        ok = True
+        for found, object_name, value in row.refs:
+            for attname in found.columns.values():
+                merged[attname] = None
+            attname = found.columns[object_name]
+            pk = self.resolver.get(object_name, value)
+            if pk is not None:
+                merged[attname] = pk
+                continue
+            pending = object_name not in self.done and object_name in self.position
+            if pending and plan.model._meta.get_field(attname.removesuffix("_id")).null:
+                row.deferred.append((attname, object_name, value, found.spec.name))
+                if row.existing is not None:
+                    merged[attname] = row.existing[attname]  # kept until the second pass
+                continue
+            ok = False
+            self._error(
+                row.location,
+                found.spec.name,
+                f"no {object_name} with Id {value} in the database or in this import.",
+            )
+        if not ok:
+            return False
+        if row.existing is not None:
+            row.changed = [
+                attname for attname in plan.attnames if merged[attname] != row.existing[attname]
+            ]
+            # A reference waiting for the second pass changes unless it already points there.
+            row.changed += [
+                attname
+                for attname, object_name, value, _ in row.deferred
+                if attname not in row.changed
+                and self.resolver.get(object_name, value) != row.existing[attname]
+            ]
+            if row.changed and plan.stamped:
+                # A change the file does not date is dated now, by whoever imports it.
+                if "LastModifiedDate" not in given:
+                    merged["last_modified_date"] = self.now
+                if "SystemModstamp" not in given:
+                    merged["system_modstamp"] = self.now
+                if "LastModifiedById" not in given and self.actor is not None:
+                    merged["last_modified_by_id"] = self.actor.pk
+        row.merged = merged
+        return True
+
+    def _check_trackers(self, rows: list[_Row], given: set[str]) -> list[_Row]:
+        """SPEC 2.1's invariants, each with a message that says which fields disagree,
+        and the org's limit on active trackers."""
+        if not hasattr(self, "_active"):
+            from sharing.models import Organization
+            from trackers.models import ActionCadenceTracker
+
+            Organization.objects.select_for_update().filter(pk=Organization.get().pk).first()
+            self._active = ActionCadenceTracker.objects.filter(state__in=ACTIVE).count()
+        limit = settings.CADENCE_ACTIVE_TRACKER_LIMIT
+        accepted = []
+        counts = self.result.count("ActionCadenceTracker")
+        for row in rows:
+            problems = _tracker_problems(row.merged, row.values)
+            was_active = row.existing is not None and row.existing["state"] in ACTIVE
+            is_active = row.merged["state"] in ACTIVE and not row.merged["is_deleted"]
+            was_active = was_active and not row.existing["is_deleted"]
+            if not problems and is_active and not was_active and self._active + 1 > limit:
+                problems.append(
+                    (
+                        "State",
+                        f"the org already has {self._active:,} active trackers; its limit is "
+                        f"{limit:,} (CADENCE_ACTIVE_TRACKER_LIMIT).",
+                    )
+                )
+            if problems:
+                for name, message in problems:
+                    self._error(row.location, name, message)
+                counts.skipped += 1
+                continue
+            self._active += int(is_active) - int(was_active)
+            accepted.append(row)
+        return accepted
+
+    def _insert(self, plan: _Plan, rows: list[_Row]) -> list[_Row]:
+        if not rows:
+            return []
+        first = next_id(plan.model)
+        missing_ids = [row for row in rows if not row.sf_id]
+        for row, new in zip(missing_ids, _new_ids(plan, len(missing_ids)), strict=True):
+            row.sf_id = new
+        for offset, row in enumerate(rows):
+            row.pk = first + offset
+        writer = TableWriter(plan.model, ["id", "sf_id", *plan.attnames])
+
+        def write(chunk: list[_Row]) -> None:
+            writer.write([(row.pk, row.sf_id, *plan.adapt(row.merged)) for row in chunk])
+
+        written = self._guarded(plan, rows, write)
+        reset_sequences(plan.model)
+        return written
+
+    def _update(self, plan: _Plan, rows: list[_Row]) -> list[_Row]:
+        if not rows:
+            return []
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(name)} = %s" for name in plan.attnames)
+        sql = (
+            f"UPDATE {quote(plan.model._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+        )
+
+        def write(chunk: list[_Row]) -> None:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, [(*plan.adapt(row.merged), row.pk) for row in chunk])
+
+        return self._guarded(plan, rows, write)
+
+    def _guarded(
+        self, plan: _Plan, rows: list[_Row], write: Callable[[list[_Row]], None]
+    ) -> list[_Row]:
+        """Write the batch; if the database refuses it, write row by row so only the
+        refused rows fail, each reported with the constraint in words."""
+        try:
+            with transaction.atomic():
+                write(rows)
+            return rows
+        except DatabaseError:
+            pass
+        written = []
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    write([row])
+            except DatabaseError as error:
+                name, message = _explain(plan, error)
+                self._error(row.location, name, message)
+                if plan.name == "ActionCadenceTracker":
+                    self._active -= int(row.merged["state"] in ACTIVE)
+            else:
+                written.append(row)
+        return written
+
+    # ----------------------------------------------------------------- change events
+
+    def _events(self, plan: _Plan, creates: list[_Row], updates: list[_Row]) -> None:
+        key = str(uuid.uuid4())
+        stamp = int(self.now.timestamp() * 1000)
+        created_at = _adapter(plan.model._meta.get_field("created_date"))(self.now)
+        actor_id = self.actor.pk if self.actor else None
+        actor_sf_id = self.actor.sf_id if self.actor else ""
+        rows = []
+        for change_type, batch in ((ChangeType.CREATE, creates), (ChangeType.UPDATE, updates)):
+            for row in batch:
+                if change_type == ChangeType.CREATE:
+                    names: list[str] = []
+                    event_values = {
+                        spec.name: _tracker_value(spec, row, self.actor)
+                        for spec in plan.sobject.fields
+                    }
+                else:
+                    names = sorted(
+                        {
+                            plan.by_attname[attname].spec.name
+                            for attname in row.changed
+                            if attname in plan.by_attname
+                        }
+                    )
+                    if (row.existing["state"] in ACTIVE) != (row.merged["state"] in ACTIVE):
+                        names = sorted({*names, "IsTrackerActive"})
+                    event_values = {
+                        name: _tracker_value(plan.sobject.field(name), row, self.actor)
+                        for name in names
+                    }
+                rows.append(
+                    (
+                        row.pk,
+                        row.sf_id,
+                        str(change_type),
+                        json.dumps(names),
+                        json.dumps(event_values),
+                        stamp,
+                        actor_id,
+                        actor_sf_id,
+                        key,
+                        len(rows) + 1,
+                        CHANGE_ORIGIN,
+                        created_at,
+                    )
+                )
+        from trackers.models import ActionCadenceTrackerChangeEvent
+
+        TableWriter(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS).write(rows)
+
+    # ----------------------------------------------------------------- second pass and after
+
+    def _second_pass(self) -> None:
+        """References to records imported after the row that names them."""
+        by_column: dict[tuple[type[models.Model], str], list[tuple[int, int]]] = defaultdict(list)
+        unresolved = []
+        for name in {item.object_name for item in self.deferred}:
+            self.resolver.load(
+                name, [item.value for item in self.deferred if item.object_name == name]
+            )
+        for item in self.deferred:
+            pk = self.resolver.get(item.object_name, item.value)
+            if pk is None:
+                self._error(
+                    item.location,
+                    item.field,
+                    f"no {item.object_name} with Id {item.value} in the database or in this "
+                    "import (its row was skipped); the reference was not set.",
+                )
+                unresolved.append(item)
+                continue
+            by_column[(item.plan.model, item.attname)].append((pk, item.pk))
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            for (model, attname), pairs in by_column.items():
+                cursor.executemany(
+                    f"UPDATE {quote(model._meta.db_table)} SET {quote(attname)} = %s "
+                    f"WHERE {quote('id')} = %s",
+                    pairs,
+                )
+        self._blank_unresolved_in_events(unresolved)
+
+    def _blank_unresolved_in_events(self, unresolved: list[_Deferred]) -> None:
+        """A CREATE event names the file's reference; one that never resolved was left
+        empty, and the event must say so too."""
+        from trackers.models import ActionCadenceTrackerChangeEvent
+
+        for item in unresolved:
+            if item.plan.name != "ActionCadenceTracker":
+                continue
+            for event in ActionCadenceTrackerChangeEvent.objects.filter(
+                tracker_id=item.pk, change_origin=CHANGE_ORIGIN, created_at=self.now
+            ):
+                if item.field in event.values:
+                    event.values[item.field] = None
+                    event.save(update_fields=["values"])
+
+    def _after(self) -> None:
+        """Sharing: the org graph's cache key moves and Rule rows are recomputed."""
+        from sharing import recalc
+        from sharing.models import Organization
+
+        if self.sharing_changed:
+            Organization.bump_sharing_version()
+            recalc.recalculate_rules()
+        elif len(self.changed_trackers) > BATCH:
+            recalc.recalculate_rules()
+        elif self.changed_trackers:
+            recalc.recalculate_for_trackers(self.changed_trackers)
+
+
+def _new_ids(plan: _Plan, count: int) -> list[str]:
+    from trackers.bulkload import new_sf_ids
+
+    return new_sf_ids(plan.sobject.key_prefix, count) if count else []
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _tracker_value(spec: FieldSpec, row: _Row, actor: Any) -> Any:
+    """A field's value for a change event, as the API would show it after the import."""
+    if spec.type == "id":
+        return row.sf_id
+    if spec.name == "IsTrackerActive":
+        return row.merged["state"] in ACTIVE
+    if spec.type == "reference":
+        if spec.name in row.values:
+            return row.values[spec.name]
+        # Not in the file: empty, or the importing user for the audit fields it stamped.
+        stamped_by = row.merged.get(f"{spec.attr}_id") if spec.attr else None
+        if actor is not None and stamped_by == actor.pk:
+            return actor.sf_id
+        return None
+    return _json(row.merged[spec.attr])
+
+
+def _tracker_problems(row: dict[str, Any], given: dict[str, Any]) -> list[tuple[str, str]]:
+    """Why this tracker breaks SPEC 2.1 (empty when it does not)."""
+    problems = []
+    state = row["state"]
+    reason = row["completion_reason"]
+    active = state in ACTIVE
+    claimed = given.get("IsTrackerActive")
+    if claimed is not None and claimed != active:
+        problems.append(
+            (
+                "IsTrackerActive",
+                f"is {str(claimed).lower()} but State is {state}; a tracker is active "
+                "exactly when its State is Running, Paused, Processing or Initializing.",
+            )
+        )
+    if state == TrackerState.PROCESSING:
+        problems.append(
+            (
+                "State",
+                "Processing is transient (Salesforce is still changing the tracker); export "
+                "it again once it has finished.",
+            )
+        )
+    if state == TrackerState.COMPLETE and not reason:
+        problems.append(("CompletionReason", "a Complete tracker needs a CompletionReason."))
+    if state != TrackerState.COMPLETE and reason:
+        problems.append(
+            (
+                "CompletionReason",
+                f"is {reason} but State is {state}; only a Complete tracker has one.",
+            )
+        )
+    if row["completion_disposition"] is not None and state != TrackerState.COMPLETE:
+        problems.append(
+            (
+                "CompletionDisposition",
+                f"is set but State is {state}; only a Complete tracker has one.",
+            )
+        )
+    exited = reason == "AutomaticallyExited"
+    if exited != (row["exit_global_rule_id"] is not None):
+        problems.append(
+            (
+                "ExitGlobalRuleId",
+                "is required when CompletionReason is AutomaticallyExited"
+                if exited
+                else "is only set when CompletionReason is AutomaticallyExited.",
+            )
+        )
+    iteration = row["daisy_chain_iteration"]
+    if iteration is not None and not 1 <= iteration <= 10:
+        problems.append(("DaisyChainIteration", f"is {iteration}; it runs from 1 to 10."))
+    if (row["owner_user_id"] is None) == (row["owner_queue_id"] is None):
+        problems.append(("OwnerId", "OwnerId is required (a user or a queue)."))
+    if (
+        row["related_to_attribution_type"] is not None
+        and row["related_opportunity_id"] is None
+        and row["related_invoice_id"] is None
+    ):
+        problems.append(("RelatedToAttributionType", "is only set together with RelatedToId."))
+    return problems
+
+
+def run_import(files: list[SourceFile], **options: Any) -> ImportResult:
+    return Importer(files, **options).run()
+
+
+__all__ = ["ImportResult", "Importer", "ObjectCounts", "RowError", "run_import", "sfid"]
