@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-only setup migrate demo lint format worker clean
+.PHONY: run test test-only setup migrate demo lint format worker clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Datasets of 100,000 and 1,000,000 trackers on SQLite and PostgreSQL (built once, cached
+# by schema), every measurement, BENCHMARKS.md. BENCH_SIZES / BENCH_DATABASES narrow it.
+bench: setup
+	$(PY) -m tests.bench.run
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .pytest_cache
