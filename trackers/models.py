@@ -487,6 +487,31 @@ class ActionCadenceTracker(SObject):
                 condition=Q(scheduled_resume_date_time__isnull=False),
                 name="tracker_scheduled_resume",
             ),
+            # Every live query says is_deleted = false; leading with it lets the indexes
+            # below answer alone (no table reads) on both databases. Not partial: SQLite
+            # cannot match a bound parameter against a partial index's condition.
+            # The Overview's counts by (cadence, State), and SOQL's GROUP BY State.
+            models.Index(
+                fields=["is_deleted", "action_cadence", "state"], name="tracker_live_cadence_state"
+            ),
+            # The period's completions by (cadence, CompletionReason, CompletionDisposition),
+            # and COUNTs by State (SOQL's totalSize).
+            models.Index(
+                fields=[
+                    "is_deleted",
+                    "state",
+                    "last_modified_date",
+                    "action_cadence",
+                    "completion_reason",
+                    "completion_disposition",
+                ],
+                name="tracker_live_completions",
+            ),
+            # The API's default order (newest first) and the list's (last changed first).
+            models.Index(fields=["is_deleted", "created_date", "id"], name="tracker_live_created"),
+            models.Index(
+                fields=["is_deleted", "system_modstamp", "id"], name="tracker_live_modstamp"
+            ),
         ]
 
     @property
