@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -21,13 +24,13 @@ from trackers import dashboards
 from trackers.choices import CompletionDisposition
 from trackers.filtersets import TrackerFilterSet
 from trackers.lifecycle import REMOVABLE_STATES
-from trackers.models import ActionCadenceTracker
 from trackers.views.base import TrackerScopeMixin, editable_annotation
 from trackers.views.paging import SortColumn, paginate
 
 PER_PAGE = 50
 COUNT_CAP = dashboards.COUNT_CAP
 EXPORT_CHUNK = 2000
+CSV_CHUNK_ROWS = 500
 
 SORT_COLUMNS = {
     column.key: column
@@ -153,19 +156,29 @@ def _active_filter_count(filterset: TrackerFilterSet) -> int:
     return sum(1 for name in names if any(value for value in data.getlist(name)))
 
 
-class _Echo:
-    """csv.writer wants a file; this one hands each line straight back."""
-
-    def write(self, value: str) -> str:
-        return value
+def _text(value: Any) -> Any:
+    return "" if value is None else value
 
 
-def _csv_value(value: Any) -> Any:
+def _boolean(value: Any) -> str:
+    return "" if value is None else ("true" if value else "false")
+
+
+def _datetime(value: dt.datetime | None) -> str:
+    """Salesforce's 2026-11-27T12:00:00.000+0000 (``registry.format_datetime``), from the
+    C isoformat when the value is UTC already, as the database hands it back."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+    if value.utcoffset() != dt.timedelta(0):
+        return registry.format_datetime(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "+0000"
+
+
+def _number(value: Any) -> Any:
+    return "" if value is None else float(value) if isinstance(value, Decimal) else value
+
+
+CSV_FORMATS = {"boolean": _boolean, "datetime": _datetime, "currency": _number, "double": _number}
 
 
 class TrackerExportView(TrackerScopeMixin, View):
@@ -183,14 +196,12 @@ class TrackerExportView(TrackerScopeMixin, View):
                 f"Invalid filter: {errors}\n", status=400, content_type="text/plain"
             )
         sobject = registry.get("ActionCadenceTracker")
-        related = sobject.select_related()
-        own = [field.name for field in ActionCadenceTracker._meta.concrete_fields]
         rows = (
             dashboards.dashboard_trackers(filtered, include_processing=self.include_processing)
-            .select_related(*related)
-            # A reference is exported as the related record's Id: load nothing else of it.
-            .only(*own, *(f"{column}__sf_id" for column in related))
             .order_by("pk")
+            # Plain tuples, a reference as its related record's Id: building a tracker and
+            # a dozen related instances per row was most of an export's time.
+            .values_list(*(path for paths in _export_paths(sobject) for path in paths))
         )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response = StreamingHttpResponse(
@@ -201,7 +212,39 @@ class TrackerExportView(TrackerScopeMixin, View):
 
     @staticmethod
     def _lines(sobject: registry.SObjectType, rows: QuerySet) -> Iterator[str]:
-        writer = csv.writer(_Echo())
-        yield writer.writerow([spec.name for spec in sobject.fields])
-        for tracker in rows.iterator(chunk_size=EXPORT_CHUNK):
-            yield writer.writerow([_csv_value(spec.json_value(tracker)) for spec in sobject.fields])
+        """The CSV, a few hundred rows per chunk (a chunk per row costs more than the row)."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([spec.name for spec in sobject.fields])
+        # Where each field's columns sit in a row (one per referenced object for a
+        # reference: the first that is set is the value), and how its cell is written.
+        cells, start = [], 0
+        for spec, paths in zip(sobject.fields, _export_paths(sobject), strict=True):
+            cells.append((start, start + len(paths), CSV_FORMATS.get(spec.type, _text)))
+            start += len(paths)
+        for number, row in enumerate(rows.iterator(chunk_size=EXPORT_CHUNK), 1):
+            writer.writerow(
+                [
+                    write(row[first] if last - first == 1 else _first_set(row[first:last]))
+                    for first, last, write in cells
+                ]
+            )
+            if number % CSV_CHUNK_ROWS == 0:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+
+def _export_paths(sobject: registry.SObjectType) -> list[tuple[str, ...]]:
+    """The queryset paths each field of ``sobject`` reads, in field order."""
+    return [
+        tuple(f"{column}__sf_id" for column in spec.columns.values())
+        if spec.type == "reference"
+        else (spec.attr,)
+        for spec in sobject.fields
+    ]
+
+
+def _first_set(values: tuple[Any, ...]) -> Any:
+    return next((value for value in values if value is not None), None)
