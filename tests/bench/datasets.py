@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = ROOT / ".bench"
+# Where the loader runs from: this tree, or (BENCH_BUILD_FROM) a copy of another commit,
+# e.g. `git archive HEAD | tar -x -C /tmp/src`, while this tree's loader is being changed.
+BUILD_FROM = Path(os.environ.get("BENCH_BUILD_FROM") or ROOT)
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
 LOADER_SOURCES = (
     ROOT / "trackers" / "bulkload.py",
@@ -37,11 +40,15 @@ USERS, GROUPS, RULES, ACTIVE, CADENCES, SEED = 1000, 200, 50, 150_000, 10, 2026
 
 
 def cache_key() -> str:
+    """Migration file names + the loader's source; ``BENCH_DATASET_KEY`` pins a key (to keep
+    measuring one build while the loader is being changed)."""
+    if os.environ.get("BENCH_DATASET_KEY"):
+        return os.environ["BENCH_DATASET_KEY"]
     digest = hashlib.sha256()
     migrations = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("*/migrations/[0-9]*.py"))
     digest.update("\n".join(migrations).encode())
     for source in LOADER_SOURCES:
-        digest.update(source.read_bytes())
+        digest.update((BUILD_FROM / source.relative_to(ROOT)).read_bytes())
     return digest.hexdigest()[:10]
 
 
@@ -128,10 +135,10 @@ class Dataset:
                 if pattern.match(name) and name != self.name:
                     db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def _manage(self, *args: str) -> str:
+    def _manage(self, *args: str, cwd: Path = BUILD_FROM) -> str:
         done = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT,
+            cwd=cwd,
             env=self.env(),
             capture_output=True,
             text=True,
@@ -182,9 +189,10 @@ class Dataset:
             "load_rate": round(self.size / load_seconds),
             "command_rate": own_rate,
             "sharing_seconds": round(sharing_seconds, 1),
-            "built_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "loadavg": os.getloadavg()[0],
         }
+        self._built_now = info["built_at"]
         self._sql(
             [
                 "CREATE TABLE bench_dataset (info TEXT NOT NULL)",
@@ -194,9 +202,13 @@ class Dataset:
         return info
 
     def ensure(self, log, rebuild: bool = False) -> tuple[dict, bool]:
-        """(the build's record, whether it was built now)."""
+        """(the build's record, whether it was built now), migrated to this tree's schema."""
         info = None if rebuild else self.marker()
         if info is not None:
             log(f"  reusing {self.name} ({self.database}), built {info['built_at']}")
-            return info, False
-        return self.build(log), True
+        else:
+            info = self.build(log)
+        self._manage("migrate", "--noinput", "-v", "0", cwd=ROOT)
+        return info, info["built_at"] == self._built_now
+
+    _built_now = ""

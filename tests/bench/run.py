@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument(
+        "--build-only", action="store_true", help="Build datasets, measure nothing."
+    )
     args = parser.parse_args()
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
     databases = [name for name in args.databases.split(",") if name]
@@ -49,6 +52,8 @@ def main() -> None:
             dataset = Dataset(database, size, key)
             log(f"{database} {size:,}: dataset {dataset.name}")
             info, built = dataset.ensure(log, rebuild=args.rebuild)
+            if args.build_only:
+                continue
             log(f"{database} {size:,}: measuring")
             out = RESULTS / f"{database}_{size}.json"
             env = {**dataset.env(), "DB_CONN_MAX_AGE": "600"}
