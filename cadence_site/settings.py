@@ -1,38 +1,68 @@
 """Settings for Cadence Ops.
 
 Everything that differs between a laptop and production comes from the
-environment: DATABASE_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS and the org limit.
-The embedded default is a SQLite file in the project folder.
+environment (README, "Deploying to production"). ``CADENCE_ENV=production``
+is the one switch: DEBUG defaults to off, SECRET_KEY is required, HTTPS,
+HSTS and secure cookies are on and static files are served compressed and
+fingerprinted by whitenoise. The embedded default is a SQLite file in the
+project folder and a development key, so `make run` and `make test` need no
+environment at all.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise ImproperlyConfigured(f"{name}={value!r}: use true or false.")
+    return word in TRUE_WORDS
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number.") from None
 
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+CADENCE_ENV = os.environ.get("CADENCE_ENV", "development").strip().lower()
+if CADENCE_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(
+        f"CADENCE_ENV={CADENCE_ENV!r}: use 'production' or 'development' (the default)."
+    )
+PRODUCTION = CADENCE_ENV == "production"
+
+DEBUG = env_bool("DEBUG", not PRODUCTION)
 # A development key is only acceptable while DEBUG is on; production must set SECRET_KEY.
 SECRET_KEY = os.environ.get("SECRET_KEY") or (
-    "dev-only-insecure-key-set-SECRET_KEY-in-production" if DEBUG else ""
+    "dev-only-insecure-key-set-SECRET_KEY-in-production" if DEBUG and not PRODUCTION else ""
 )
 if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set in the environment in production (CADENCE_ENV=production) "
+        "or when DEBUG is off; make one with: python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -44,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -54,13 +85,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cadence_site.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cadence_site.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "cadence_site.urls"
@@ -85,7 +120,8 @@ WSGI_APPLICATION = "cadence_site.wsgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -115,7 +151,21 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` (make serve runs it) copies every asset here; git ignores it.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Production serves collected files with content hashes in their names and
+    # gzip/brotli copies, cached for a year; development serves the source tree.
+    "staticfiles": {
+        "BACKEND": "cadence_site.storage.StaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Outside production whitenoise serves straight from static/ and the apps, as runserver does.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -180,22 +230,94 @@ if TASKS_BACKEND == "django_tasks_rq.RQBackend":
     RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
 
 # Salesforce caps an org at 150,000 active trackers; only active ones count.
-CADENCE_ACTIVE_TRACKER_LIMIT = int(os.environ.get("CADENCE_ACTIVE_TRACKER_LIMIT", "150000"))
+CADENCE_ACTIVE_TRACKER_LIMIT = env_int("CADENCE_ACTIVE_TRACKER_LIMIT", 150000)
 # Soft-deleted trackers stay restorable this long (getDeleted's window), then are purged.
-CADENCE_RECYCLE_BIN_DAYS = int(os.environ.get("CADENCE_RECYCLE_BIN_DAYS", "15"))
+CADENCE_RECYCLE_BIN_DAYS = env_int("CADENCE_RECYCLE_BIN_DAYS", 15)
 # A bulk job whose trackers are still Processing after this long is presumed dead.
-CADENCE_PROCESSING_TIMEOUT_SECONDS = int(
-    os.environ.get("CADENCE_PROCESSING_TIMEOUT_SECONDS", "600")
-)
+CADENCE_PROCESSING_TIMEOUT_SECONDS = env_int("CADENCE_PROCESSING_TIMEOUT_SECONDS", 600)
 
 # Sharing recalculations over more trackers than this run on a worker, not in the request.
-SHARING_INLINE_RECALC_MAX_TRACKERS = int(
-    os.environ.get("SHARING_INLINE_RECALC_MAX_TRACKERS", "20000")
-)
+SHARING_INLINE_RECALC_MAX_TRACKERS = env_int("SHARING_INLINE_RECALC_MAX_TRACKERS", 20000)
 
+# Security. Django's defaults already send X-Frame-Options: DENY, nosniff,
+# Referrer-Policy: same-origin and HttpOnly session cookies; production adds HTTPS.
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie (forms carry the token), so it can be HttpOnly too.
+CSRF_COOKIE_HTTPONLY = PRODUCTION
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+# Behind a TLS-terminating proxy, name the header it sets (X-Forwarded-Proto) so
+# request.is_secure() tells https from http. Only set it when the proxy always
+# sets or overwrites that header: a client could send it otherwise.
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_ssl_header.upper().replace("-", "_"),
+        "https",
+    )
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# A load balancer's health check speaks plain HTTP to the web process.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+SILENCED_SYSTEM_CHECKS = []
+if PRODUCTION and not SECURE_SSL_REDIRECT:
+    # Switched off on purpose: the proxy in front redirects http to https itself,
+    # which `check --deploy` cannot see.
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
+if PRODUCTION and SECURE_HSTS_SECONDS and not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS.append("security.W021")  # preload is opt-in per domain
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own
+# static files, no inline code; the Swagger UI page's inline config carries a nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Login throttling (sharing.login): this many failed logins for one username
+# from one address within the window lock that pair out for LOGIN_LOCKOUT_SECONDS.
+# Counted in the database, so it holds across every gunicorn process and host.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+# How many proxies in front append to X-Forwarded-For; 0 trusts only REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# One JSON object per line on stdout (cadence_site.log), level from LOG_LEVEL.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r}: use DEBUG, INFO, WARNING or ERROR.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "filters": {"request_id": {"()": "cadence_site.log.RequestIdFilter"}},
+    "formatters": {"json": {"()": "cadence_site.log.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    # Django's own loggers print once, as JSON, instead of through its plain console handler.
+    "loggers": {"django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False}},
 }

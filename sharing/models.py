@@ -402,3 +402,29 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class LoginAttempt(models.Model):
+    """Failed logins for one username from one address, for login throttling.
+
+    Kept in the database (not in process memory) so the count holds across every
+    gunicorn worker and host. A row exists only while there are recent failures;
+    a successful login deletes it. See ``sharing.login``.
+    """
+
+    username = models.CharField(max_length=150)
+    ip_address = models.GenericIPAddressField()
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["username", "ip_address"], name="login_attempt_one_row_per_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip_address}: {self.failures} failed"

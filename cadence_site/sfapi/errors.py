@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -83,6 +84,17 @@ def from_service(error: Any) -> SalesforceError:
 def _convert(exc: Exception) -> SalesforceError | None:
     if isinstance(exc, SalesforceError):
         return exc
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away: Salesforce's "try again later", not a bug.
+        from cadence_site.middleware import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+
+        logger.error("Database unavailable in the Salesforce-compatible API", exc_info=exc)
+        return SalesforceError(
+            "SERVER_UNAVAILABLE",
+            DATABASE_UNAVAILABLE,
+            503,
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers = {}
         if getattr(exc, "auth_header", None):

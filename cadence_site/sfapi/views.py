@@ -37,6 +37,7 @@ class SalesforceView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
     metadata_class = None  # no OPTIONS metadata: Salesforce has none
+    schema = None  # Salesforce's own documentation describes this surface, not our OpenAPI
 
     def get_exception_handler(self):
         return exception_handler

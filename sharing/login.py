@@ -1,0 +1,149 @@
+"""Login throttling that holds across every web process and host.
+
+Failed logins are counted per (username, client address) in the database
+(``LoginAttempt``). After ``LOGIN_FAILURE_LIMIT`` failures within
+``LOGIN_FAILURE_WINDOW_SECONDS`` that pair is locked out for
+``LOGIN_LOCKOUT_SECONDS``: no password is checked and the form says so. A
+successful login clears the count.
+
+The lockout never says whether the username exists: unknown usernames are
+counted and locked exactly like real ones, and the messages are the same.
+The dashboards' login page and the admin's both use these forms.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from sharing.models import LoginAttempt
+
+LOCKED_OUT_MESSAGE = (
+    "Too many failed logins for this username from your address. "
+    "Try again in {minutes} minute{plural}, or ask an administrator to reset your password."
+)
+
+
+def client_ip(request: HttpRequest | None) -> str:
+    """The client's address: REMOTE_ADDR, or the X-Forwarded-For entry added by the
+    outermost of TRUSTED_PROXY_COUNT proxies (entries further left are the client's
+    own claims, which anyone can forge)."""
+    if request is None:
+        return "0.0.0.0"
+    address = request.META.get("REMOTE_ADDR") or "0.0.0.0"
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        chain = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(chain) >= hops:
+            address = chain[-hops]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return "0.0.0.0"
+
+
+def _key(username: str) -> str:
+    return username.strip().lower()[:150]
+
+
+def lockout_remaining(username: str, ip: str, now: datetime | None = None) -> timedelta | None:
+    """How long this username is still locked out from this address, or None."""
+    now = now or timezone.now()
+    locked_until = (
+        LoginAttempt.objects.filter(username=_key(username), ip_address=ip, locked_until__gt=now)
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    return locked_until - now if locked_until else None
+
+
+def record_failure(username: str, ip: str) -> None:
+    """Count one failed login; lock the pair out when it reaches the limit."""
+    now = timezone.now()
+    window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    lockout = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    key = _key(username)
+    with transaction.atomic():
+        attempt = (
+            LoginAttempt.objects.select_for_update().filter(username=key, ip_address=ip).first()
+        )
+        if attempt is None:
+            attempt = LoginAttempt(username=key, ip_address=ip, window_started_at=now)
+        elif attempt.window_started_at <= now - window or (
+            attempt.locked_until is not None and attempt.locked_until <= now
+        ):
+            # The window (or a served lockout) is over: start counting afresh.
+            attempt.failures = 0
+            attempt.window_started_at = now
+            attempt.locked_until = None
+        attempt.failures += 1
+        attempt.last_failure_at = now
+        if attempt.failures >= settings.LOGIN_FAILURE_LIMIT:
+            attempt.locked_until = now + lockout
+        try:
+            with transaction.atomic():
+                attempt.save()
+        except IntegrityError:
+            # Another process recorded this pair's first failure at the same moment.
+            LoginAttempt.objects.filter(username=key, ip_address=ip).update(
+                failures=attempt.failures + 1, last_failure_at=now
+            )
+        # Forget pairs that have been quiet longer than any window or lockout.
+        stale = now - max(window, lockout)
+        LoginAttempt.objects.filter(last_failure_at__lt=stale).filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+        ).delete()
+
+
+def clear(username: str, ip: str) -> None:
+    LoginAttempt.objects.filter(username=_key(username), ip_address=ip).delete()
+
+
+def locked_out_error(remaining: timedelta) -> ValidationError:
+    minutes = max(1, math.ceil(remaining.total_seconds() / 60))
+    message = LOCKED_OUT_MESSAGE.format(minutes=minutes, plural="" if minutes == 1 else "s")
+    return ValidationError(message, code="locked_out")
+
+
+class ThrottledLoginMixin:
+    """Refuses a locked-out (username, address) pair before checking any password,
+    counts failed logins and clears the count on success."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request)
+        if username:
+            remaining = lockout_remaining(username, ip)
+            if remaining:
+                raise locked_out_error(remaining)
+        try:
+            cleaned = super().clean()
+        except ValidationError as error:
+            if username and any(e.code == "invalid_login" for e in error.error_list):
+                record_failure(username, ip)
+            raise
+        if self.get_user() is not None:
+            clear(username, ip)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass
