@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-only setup migrate demo lint format worker clean bench
+.PHONY: run test test-only setup migrate demo lint format worker clean bench loadtest
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ format: setup
 # by schema), every measurement, BENCHMARKS.md. BENCH_SIZES / BENCH_DATABASES narrow it.
 bench: setup
 	$(PY) -m tests.bench.run
+
+# 50 users for 60 s against gunicorn + a worker on a million trackers (PostgreSQL database
+# load1m, built on first use); LOADTEST_ARGS="--users 20 --seconds 30" to change. Not CI.
+loadtest: setup
+	$(PY) -m tests.load.run_load $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .pytest_cache
