@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -275,12 +276,13 @@ if PRODUCTION and SECURE_HSTS_SECONDS and not SECURE_HSTS_PRELOAD:
     SILENCED_SYSTEM_CHECKS.append("security.W021")  # preload is opt-in per domain
 
 # Content-Security-Policy (django-csp): scripts and styles only from our own
-# static files, no inline code; the Swagger UI page's inline config carries a nonce.
+# static files, no inline code. NONCE adds a per-request nonce only to responses
+# whose template used request.csp_nonce: the Swagger UI page's inline config.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
