@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from cadence_site.health import health
+from cadence_site.sfimport.admin_views import import_view
 from sharing.login import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 
 # Both login pages count failed logins in the database (sharing.login).
@@ -10,6 +11,7 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("admin/import-salesforce/", admin.site.admin_view(import_view), name="sfimport_admin"),
     path("admin/", admin.site.urls),
     re_path(r"^services/data/v(?P<version>[0-9]+\.[0-9]+)/", include("cadence_site.sfapi.urls")),
     path("api/", include("cadence_site.api_urls")),

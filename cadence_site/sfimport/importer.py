@@ -43,10 +43,10 @@ from django.utils import timezone
 import sharing.sobjects  # noqa: F401  (registers the declarations read here)
 import trackers.sobjects  # noqa: F401
 from cadence_site import registry, sfid
-from cadence_site.registry import FieldSpec, SObjectType, format_datetime
+from cadence_site.registry import FieldSpec, SObjectType
 from cadence_site.sfimport import values as cells
 from cadence_site.sfimport.readers import SourceFile
-from trackers.bulkload import EVENT_COLUMNS, TableWriter, next_id, reset_sequences
+from trackers.bulkload import EVENT_COLUMNS, TableWriter, bulk_load, next_id, reset_sequences
 from trackers.choices import ACTIVE_STATES, ChangeType, TrackerState
 
 # Parents before children: a required reference always points at an object already
@@ -74,6 +74,9 @@ SHARING_STRUCTURE = frozenset(
     {"UserRole", "User", "Group", "GroupMember", "ActionCadenceTrackerOwnerSharingRule"}
 )
 BATCH = 5000
+# From this many trackers and step trackers (and no fewer than the table holds), their
+# indexes are dropped for the load and rebuilt at the end, as generate_trackers does.
+REBUILD_FROM = 10_000
 # SQLite takes at most 999 parameters a statement.
 ID_CHUNK = 900
 STAMP_COLUMNS = ("last_modified_date", "system_modstamp")
@@ -150,12 +153,21 @@ class _Field:
     columns: dict[str, str] = field(default_factory=dict)  # reference: object -> attname
     prefixes: dict[str, str] = field(default_factory=dict)  # reference: key prefix -> object
     null: Any = None  # what an empty cell stores ("" for a text column that is never NULL)
-    required: bool = False
+    required: bool = False  # a new record must have it
+    nillable: bool = True  # an empty cell is a value (else: an error)
+    defaulted: bool = False  # an empty cell keeps the default (audit fields)
+
+
+def _sqlite_datetime(value: dt.datetime) -> str:
+    """What Django's SQLite backend stores for an aware datetime (naive UTC text), fast."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
 
 
 def _adapter(model_field: models.Field) -> Callable[[Any], Any] | None:
     ops = connection.ops
     if isinstance(model_field, models.DateTimeField):
+        if connection.vendor == "sqlite" and settings.USE_TZ:
+            return _sqlite_datetime
         return ops.adapt_datetimefield_value
     if isinstance(model_field, models.DateField):
         return ops.adapt_datefield_value
@@ -178,7 +190,12 @@ class _Plan:
             if not model_field.primary_key and not model_field.generated
         }
         self.attnames = [name for name in concrete if name != "sf_id"]
-        self.adapters = [_adapter(concrete[name]) for name in self.attnames]
+        # The columns whose values need converting for the driver (dates, decimals).
+        self.adapters = [
+            (index, adapter)
+            for index, name in enumerate(self.attnames)
+            if (adapter := _adapter(concrete[name])) is not None
+        ]
         self.fields: dict[str, _Field] = {}
         self.by_attname: dict[str, _Field] = {}
         for spec in sobject.fields:
@@ -187,8 +204,10 @@ class _Plan:
             for attname in [plan.attname, *plan.columns.values()]:
                 if attname:
                     self.by_attname[attname] = plan
+        # In ``attnames`` order: a merged row's values() is the row to write.
         self.defaults = {}
-        for attname, model_field in concrete.items():
+        for attname in self.attnames:
+            model_field = concrete[attname]
             if attname in ("created_date", *STAMP_COLUMNS):
                 self.defaults[attname] = now
             elif model_field.has_default():
@@ -201,8 +220,18 @@ class _Plan:
         if self.name == "ActionCadenceTrackerShare":
             self.defaults["row_cause"] = "Manual"
         self.stamped = all(name in concrete for name in STAMP_COLUMNS)
+        # (API name, kind, attribute) of every field, for change events.
+        self.event_fields = [
+            (
+                spec.name,
+                "ref" if spec.type == "reference" else spec.type,
+                f"{spec.attr}_id" if spec.type == "reference" and spec.attr else spec.attr,
+            )
+            for spec in sobject.fields
+        ]
 
     def _field(self, spec: FieldSpec, concrete: dict[str, models.Field]) -> _Field:
+        defaulted = "defaulted_on_create" in spec.properties
         if spec.type == "id":
             return _Field(spec, "id", cells.normalize_id)
         if spec.type == "reference":
@@ -217,29 +246,31 @@ class _Plan:
                 cells.normalize_id,
                 columns=columns,
                 prefixes=prefixes,
-                required=not spec.nillable and "defaulted_on_create" not in spec.properties,
+                required=not spec.nillable and not defaulted,
+                nillable=spec.nillable,
+                defaulted=defaulted,
             )
         model_field = concrete.get(spec.attr or "")
         if model_field is None:  # User.Name, IsTrackerActive: computed from other fields
-            return _Field(spec, "derived", cells.converter(spec, None))
-        null = None if model_field.null else ("" if model_field.empty_strings_allowed else None)
-        required = not spec.nillable and not model_field.has_default() and not model_field.null
-        if "defaulted_on_create" in spec.properties:
-            required = False
+            return _Field(spec, "derived", cells.converter(spec, None), defaulted=True)
         return _Field(
             spec,
             "value",
             cells.converter(spec, model_field),
             attname=model_field.attname,
-            null=null,
-            required=required and null is None,
+            null=None if model_field.null else ("" if model_field.empty_strings_allowed else None),
+            required=not spec.nillable and not defaulted and not model_field.has_default(),
+            nillable=spec.nillable or model_field.null,
+            defaulted=defaulted,
         )
 
     def adapt(self, row: dict[str, Any]) -> list[Any]:
-        out = []
-        for attname, adapter in zip(self.attnames, self.adapters, strict=True):
-            value = row[attname]
-            out.append(value if adapter is None or value is None else adapter(value))
+        """The row's values in ``attnames`` order (its keys' order), ready for the driver."""
+        out = list(row.values())
+        for index, adapter in self.adapters:
+            value = out[index]
+            if value is not None:
+                out[index] = adapter(value)
         return out
 
 
@@ -291,6 +322,61 @@ class _Row:
     merged: dict[str, Any] = field(default_factory=dict)
     deferred: list[tuple[str, str, str, str]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+
+
+class _OneAtATime:
+    """A partial unique constraint checked in memory, so a bad row is named before the
+    database sees it (and a load with its indexes dropped never meets it at the end):
+    at most one row per key (the first non-null of ``columns``) in ``states``."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        columns: tuple[str, ...],
+        states: Iterable[str],
+        field_name: str,
+        message: str,
+        *,
+        live_only: bool,
+    ) -> None:
+        self.columns, self.states = columns, frozenset(str(state) for state in states)
+        self.field_name, self.message, self.live_only = field_name, message, live_only
+        rows = model._base_manager.filter(state__in=self.states)
+        if live_only:
+            rows = rows.filter(is_deleted=False)
+        self.holders = {
+            key: sf_id
+            for sf_id, *keys in rows.values_list("sf_id", *columns).iterator(chunk_size=BATCH)
+            if (key := self._key(keys)) is not None
+        }
+
+    @staticmethod
+    def _key(keys: Iterable[Any]) -> tuple[int, Any] | None:
+        for index, value in enumerate(keys):
+            if value is not None:
+                return index, value
+        return None
+
+    def _holds(self, row: dict[str, Any]) -> tuple[int, Any] | None:
+        if row["state"] not in self.states or (self.live_only and row.get("is_deleted")):
+            return None
+        return self._key(row[column] for column in self.columns)
+
+    def check(self, row: _Row) -> str | None:
+        """The problem with ``row``, or None (and the row now holds its key)."""
+        me = row.sf_id or row.location  # a row without an Id gets one only when written
+        if row.existing is not None:
+            old = self._holds(row.existing)
+            if old is not None and self.holders.get(old) == me:
+                del self.holders[old]
+        key = self._holds(row.merged)
+        if key is None:
+            return None
+        holder = self.holders.get(key)
+        if holder is not None and holder != me:
+            return f"{self.message} ({holder})."
+        self.holders[key] = me
+        return None
 
 
 # --------------------------------------------------------------------------- database messages
@@ -393,9 +479,32 @@ class Importer:
 
     # ----------------------------------------------------------------- entry point
 
+    def _transaction(self) -> Any:
+        """One transaction; for a load of trackers as big as the table (and not inside
+        someone else's transaction) the bulk loader's, which drops the big tables'
+        indexes for the load and rebuilds them before commit."""
+        from trackers.models import (
+            ActionCadenceStepTracker,
+            ActionCadenceTracker,
+            ActionCadenceTrackerChangeEvent,
+        )
+
+        if connection.in_atomic_block:
+            return transaction.atomic()
+        rows = sum(
+            source.count()
+            for source in self.files
+            if source.sobject.model in (ActionCadenceTracker, ActionCadenceStepTracker)
+        )
+        if rows < REBUILD_FROM or rows < ActionCadenceTracker.all_objects.count():
+            return transaction.atomic()
+        return bulk_load(
+            ActionCadenceTracker, ActionCadenceStepTracker, ActionCadenceTrackerChangeEvent
+        )
+
     def run(self) -> ImportResult:
         try:
-            with transaction.atomic():
+            with self._transaction():
                 for name in self.order:
                     plan = _Plan(registry.get(name), self.now)
                     self.result.count(name)
@@ -404,6 +513,9 @@ class Importer:
                             self._import_file(plan, source)
                     self.done.add(name)
                 self._second_pass()
+                # Reading and checking find a row's problems at different times: report
+                # them file by file, line by line.
+                self.result.errors.sort(key=_error_order)
                 if self.atomic and self.result.errors:
                     raise _RollBack
                 self._after()
@@ -472,12 +584,14 @@ class Importer:
         refs: list[tuple[_Field, str, str]] = []
         sf_id = None
         for column, found in mapped:
+            if column not in record:  # a JSON record may leave a column out
+                continue
             raw = record[column]
             name = found.spec.name
             if cells.is_null(raw):
-                if found.kind == "id":
+                if found.kind == "id" or found.defaulted:
                     continue
-                if found.required:
+                if not found.nillable:
                     errors.append((name, f"{name} is required; the cell is empty."))
                 given[name] = None
                 continue
@@ -551,6 +665,8 @@ class Importer:
                 counts.skipped += 1
         if plan.name == "ActionCadenceTracker":
             accepted = self._check_trackers(accepted, given)
+        elif plan.name == "ActionCadenceStepTracker":
+            accepted = self._check_step_trackers(accepted)
         creates = [row for row in accepted if row.existing is None]
         updates = [row for row in accepted if row.existing is not None and row.changed]
         counts.unchanged += sum(
@@ -671,11 +787,23 @@ class Importer:
 
             Organization.objects.select_for_update().filter(pk=Organization.get().pk).first()
             self._active = ActionCadenceTracker.objects.filter(state__in=ACTIVE).count()
+            self._one_per_target = _OneAtATime(
+                ActionCadenceTracker,
+                ("target_lead_id", "target_contact_id"),
+                ACTIVE,
+                "TargetId",
+                "this target already has an active tracker; a target has at most one at a time",
+                live_only=True,
+            )
         limit = settings.CADENCE_ACTIVE_TRACKER_LIMIT
         accepted = []
         counts = self.result.count("ActionCadenceTracker")
         for row in rows:
             problems = _tracker_problems(row.merged, row.values)
+            if not problems:
+                clash = self._one_per_target.check(row)
+                if clash:
+                    problems.append(("TargetId", clash))
             was_active = row.existing is not None and row.existing["state"] in ACTIVE
             is_active = row.merged["state"] in ACTIVE and not row.merged["is_deleted"]
             was_active = was_active and not row.existing["is_deleted"]
@@ -694,6 +822,29 @@ class Importer:
                 continue
             self._active += int(is_active) - int(was_active)
             accepted.append(row)
+        return accepted
+
+    def _check_step_trackers(self, rows: list[_Row]) -> list[_Row]:
+        from trackers.choices import OPEN_STEP_STATES
+        from trackers.models import ActionCadenceStepTracker
+
+        if not hasattr(self, "_one_open_step"):
+            self._one_open_step = _OneAtATime(
+                ActionCadenceStepTracker,
+                ("action_cadence_tracker_id",),
+                OPEN_STEP_STATES,
+                "State",
+                "the tracker already has an open step tracker; a tracker has at most one",
+                live_only=False,
+            )
+        accepted = []
+        for row in rows:
+            clash = self._one_open_step.check(row)
+            if clash:
+                self._error(row.location, "State", clash)
+                self.result.count("ActionCadenceStepTracker").skipped += 1
+            else:
+                accepted.append(row)
         return accepted
 
     def _insert(self, plan: _Plan, rows: list[_Row]) -> list[_Row]:
@@ -767,10 +918,7 @@ class Importer:
             for row in batch:
                 if change_type == ChangeType.CREATE:
                     names: list[str] = []
-                    event_values = {
-                        spec.name: _tracker_value(spec, row, self.actor)
-                        for spec in plan.sobject.fields
-                    }
+                    event_values = _event_values(plan.event_fields, row, self.actor)
                 else:
                     names = sorted(
                         {
@@ -781,10 +929,9 @@ class Importer:
                     )
                     if (row.existing["state"] in ACTIVE) != (row.merged["state"] in ACTIVE):
                         names = sorted({*names, "IsTrackerActive"})
-                    event_values = {
-                        name: _tracker_value(plan.sobject.field(name), row, self.actor)
-                        for name in names
-                    }
+                    event_values = _event_values(
+                        [item for item in plan.event_fields if item[0] in names], row, self.actor
+                    )
                 rows.append(
                     (
                         row.pk,
@@ -866,37 +1013,52 @@ class Importer:
             recalc.recalculate_for_trackers(self.changed_trackers)
 
 
+def _error_order(error: RowError) -> tuple[str, int]:
+    name, _, number = error.location.rpartition(":")
+    return name, int(number.removeprefix("record "))
+
+
 def _new_ids(plan: _Plan, count: int) -> list[str]:
     from trackers.bulkload import new_sf_ids
 
     return new_sf_ids(plan.sobject.key_prefix, count) if count else []
 
 
+def _event_values(fields: list[tuple[str, str, str | None]], row: _Row, actor: Any) -> dict:
+    """Fields by API name as the API shows them after the import: references as the
+    file gave them (or the importing user, for audit fields it stamped), the rest
+    from the stored row."""
+    given, merged = row.values, row.merged
+    values: dict[str, Any] = {}
+    for name, kind, attr in fields:
+        if kind == "id":
+            value = row.sf_id
+        elif name == "IsTrackerActive":
+            value = merged["state"] in ACTIVE
+        elif kind == "ref":
+            if name in given:
+                value = given[name]
+            elif actor is not None and attr and merged.get(attr) == actor.pk:
+                value = actor.sf_id
+            else:
+                value = None
+        else:
+            value = merged[attr]
+            if value is not None and not isinstance(value, (str, bool, int)):
+                value = _json(value)
+        values[name] = value
+    return values
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return format_datetime(value)
+        # format_datetime's output (2026-11-27T12:00:00.000+0000), through C isoformat.
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "+0000"
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
     return value
-
-
-def _tracker_value(spec: FieldSpec, row: _Row, actor: Any) -> Any:
-    """A field's value for a change event, as the API would show it after the import."""
-    if spec.type == "id":
-        return row.sf_id
-    if spec.name == "IsTrackerActive":
-        return row.merged["state"] in ACTIVE
-    if spec.type == "reference":
-        if spec.name in row.values:
-            return row.values[spec.name]
-        # Not in the file: empty, or the importing user for the audit fields it stamped.
-        stamped_by = row.merged.get(f"{spec.attr}_id") if spec.attr else None
-        if actor is not None and stamped_by == actor.pk:
-            return actor.sf_id
-        return None
-    return _json(row.merged[spec.attr])
 
 
 def _tracker_problems(row: dict[str, Any], given: dict[str, Any]) -> list[tuple[str, str]]:

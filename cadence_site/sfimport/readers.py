@@ -35,6 +35,7 @@ class SourceFile:
     unit: str  # "line" for CSV, "record" for JSON
     _opener: Any = field(repr=False, default=None)
     _records: list[dict[str, Any]] | None = field(repr=False, default=None)
+    _count: int | None = field(repr=False, default=None)
 
     def records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """(line or record number, {column: raw value}) for every record."""
@@ -57,8 +58,10 @@ class SourceFile:
                 yield line, dict(zip(columns, row, strict=True))
 
     def count(self) -> int:
-        """How many records (a quick pass; for progress bars)."""
-        return sum(1 for _ in self.records())
+        """How many records (one quick pass, remembered)."""
+        if self._count is None:
+            self._count = sum(1 for _ in self.records())
+        return self._count
 
     def location(self, number: int) -> str:
         return f"{self.name}:{number}" if self.unit == "line" else f"{self.name}:record {number}"

@@ -1,0 +1,316 @@
+"""import_salesforce: Salesforce's file quirks, exact ids, references in any order,
+idempotent re-imports, invariants, errors that name file, line and field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from sharing.models import ActionCadenceTrackerShare, Group, GroupMember, User, UserRole
+from tests.sfimport.conftest import FIXTURES, ORG, org_files, run_command
+from trackers.models import (
+    ActionCadence,
+    ActionCadenceStep,
+    ActionCadenceStepTracker,
+    ActionCadenceTracker,
+    ActionCadenceTrackerChangeEvent,
+    Contact,
+    Lead,
+    Opportunity,
+)
+
+UTC = dt.UTC
+TRACKER_IDS = [
+    "7CTImpTrkRun001OSA",
+    "7CTImpTrkRem002OSA",
+    "7CTImpTrkExt003OSA",
+    "7CTImpTrkPau004OSA",
+    "7CTImpTrkQue005OSA",
+]
+
+
+def tracker(sf_id: str) -> ActionCadenceTracker:
+    return ActionCadenceTracker.all_objects.get(sf_id=sf_id)
+
+
+def test_every_object_imports_from_files_in_reverse_dependency_order(imported_org):
+    """GIVEN the org's fifteen files, children first WHEN imported THEN every record is
+    there with its Salesforce Id, and the summary counts each object."""
+    assert imported_org.stderr == ""
+    out = imported_org.stdout
+    assert "ActionCadenceTracker: 5 created, 0 updated, 0 unchanged, 0 skipped" in out
+    assert "UserRole: 2 created" in out
+    assert "ActionCadenceTrackerShare: 1 created, 0 updated, 0 unchanged, 1 skipped" in out
+    assert "Imported." in out
+    assert sorted(ActionCadenceTracker.objects.values_list("sf_id", flat=True)) == sorted(
+        TRACKER_IDS
+    )
+    # A role whose parent comes later in the same file, and a user's role by 15-char id.
+    rep_role = UserRole.objects.get(sf_id="00EImpRoleRep01MCB")
+    assert rep_role.parent_role.sf_id == "00EImpRoleTop01MCB"
+    assert User.objects.get(sf_id="005ImpUserMgr01ICB").role.developer_name == "VP_Sales"
+    member = GroupMember.objects.get(sf_id="011ImpMemberA01ICE")
+    assert member.member_user.username == "rep@import.example"
+    assert Group.objects.get(sf_id="00GImpQueueEa01MCC").type == "Queue"
+
+
+def test_csv_quirks_bom_crlf_quotes_newlines_and_empty_cells(imported_org):
+    """Lead.csv has a BOM, CRLF line ends, a quoted comma, doubled quotes, a line
+    break inside a field, empty cells and an extra column; Contact.csv has LF ends."""
+    ada = Lead.objects.get(sf_id="00QImpLeadAda01MCB")
+    assert ada.company == "Lovelace, Babbage & Co"
+    assert Lead.objects.get(sf_id="00QImpLeadBob01MCB").company == 'The "Best" Ltd'
+    assert Lead.objects.get(sf_id="00QImpLeadBob01MCB").email == ""
+    cyd = Lead.objects.get(sf_id="00QImpLeadCyd01MCB")
+    assert cyd.company == "Line one\r\nLine two"
+    assert cyd.first_name == ""
+    assert cyd.is_converted is False
+    assert Contact.objects.get(sf_id="003ImpContDee01ICB").title == "VP, Operations"
+    cadence = ActionCadence.objects.get(sf_id="77CImpCadence01MCA")
+    assert cadence.description == 'Two lines:\r\ncall, then "email"'
+    deal = Opportunity.objects.get(sf_id="006ImpOpptyBg01ICC")
+    assert deal.amount == Decimal("12500.50")
+    assert deal.close_date == dt.date(2024, 6, 30)
+    assert "Lead.csv: columns not in Lead were ignored: Rating__c" in imported_org.stdout
+
+
+def test_every_datetime_format_and_15_character_ids(imported_org):
+    running = tracker("7CTImpTrkRun001OSA")
+    assert running.created_date == dt.datetime(2024, 3, 1, 12, 34, 56, tzinfo=UTC)  # ...000Z
+    assert running.last_modified_date == dt.datetime(2024, 3, 2, 8, 0, tzinfo=UTC)  # +0000
+    assert running.system_modstamp == dt.datetime(2024, 3, 2, tzinfo=UTC)  # a bare date
+    # LastModifiedById and TargetId were given as 15-character ids.
+    assert running.last_modified_by.sf_id == "005ImpUserRep01ICB"
+    assert running.target_lead.sf_id == "00QImpLeadAda01MCB"
+    removed = tracker("7CTImpTrkRem002OSA")
+    assert removed.created_date == dt.datetime(2024, 3, 1, 12, tzinfo=UTC)  # Z, no millis
+    assert removed.last_modified_date == dt.datetime(2024, 3, 5, 16, 30, tzinfo=UTC)  # +00:00
+    paused = tracker("7CTImpTrkPau004OSA")
+    assert paused.scheduled_resume_date_time == dt.datetime(2024, 4, 1, 9, tzinfo=UTC)
+    assert ActionCadence.objects.get().activated_date == dt.datetime(2024, 2, 1, 10, tzinfo=UTC)
+
+
+def test_references_resolve_across_files(imported_org):
+    running = tracker("7CTImpTrkRun001OSA")
+    # CurrentStepId names a step tracker from a file imported after the trackers.
+    assert running.current_step.sf_id == "7CUImpStepTrk01OCB"
+    assert running.current_step.action_cadence_tracker_id == running.pk
+    assert running.owner_user.sf_id == "005ImpUserRep01ICB"
+    assert running.related_opportunity.sf_id == "006ImpOpptyBg01ICC"
+    assert running.related_to_attribution_type == "Activation"
+    assert tracker("7CTImpTrkRem002OSA").related_invoice.sf_id == "3ttImpInvoice01ICA"
+    exited = tracker("7CTImpTrkExt003OSA")
+    assert exited.exit_global_rule.sf_id == "7CRImpRuleRply1OCB"
+    assert exited.target_contact.sf_id == "003ImpContDee01ICB"
+    assert tracker("7CTImpTrkQue005OSA").owner_queue.sf_id == "00GImpQueueEa01MCC"
+    assert tracker("7CTImpTrkPau004OSA").current_step.state == "Paused"
+    step = ActionCadenceStepTracker.objects.get(sf_id="7CUImpStepTrk01OCB")
+    assert step.step_title == 'Intro call, then "email"'
+    assert step.action_cadence_step == ActionCadenceStep.objects.get(step_name="call_1")
+
+
+def test_unrestricted_picklist_values_are_kept(imported_org):
+    assert tracker("7CTImpTrkRem002OSA").completion_disposition == "Left the company"
+    assert tracker("7CTImpTrkExt003OSA").completion_disposition == "Customer Engaged"
+
+
+def test_imported_trackers_get_create_events_and_sharing_rows(imported_org):
+    events = ActionCadenceTrackerChangeEvent.objects.filter(record_id__in=TRACKER_IDS)
+    assert sorted(events.values_list("record_id", flat=True)) == sorted(TRACKER_IDS)
+    assert set(events.values_list("change_type", flat=True)) == {"CREATE"}
+    event = events.get(record_id="7CTImpTrkRun001OSA")
+    assert event.values["CurrentStepId"] == "7CUImpStepTrk01OCB"
+    assert event.values["TargetId"] == "00QImpLeadAda01MCB"
+    assert event.values["CreatedDate"] == "2024-03-01T12:34:56.000+0000"
+    assert event.values["IsTrackerActive"] is True
+    assert event.header()["changeOrigin"] == "import_salesforce"
+    # The rule shares trackers owned by East reps (the rep) with the queue.
+    rule_rows = ActionCadenceTrackerShare.objects.filter(row_cause="Rule")
+    assert sorted(rule_rows.values_list("parent__sf_id", flat=True)) == sorted(TRACKER_IDS[:4])
+    assert set(rule_rows.values_list("group__sf_id", flat=True)) == {"00GImpQueueEa01MCC"}
+    manual = ActionCadenceTrackerShare.objects.get(row_cause="Manual")
+    assert (manual.sf_id, manual.parent.sf_id, manual.access_level) == (
+        "02sImpShareMan1ICC",
+        "7CTImpTrkQue005OSA",
+        "Edit",
+    )
+    # The file's Rule row is derived, so it was not imported under its own Id.
+    assert not ActionCadenceTrackerShare.objects.filter(sf_id="02sImpShareRul2ICC").exists()
+    assert "Owner and Rule share rows are derived" in imported_org.stdout
+
+
+def test_reimport_changes_nothing_and_creates_nothing_twice(imported_org):
+    counts = {
+        model: model._base_manager.count()
+        for model in (ActionCadenceTracker, Lead, User, ActionCadenceTrackerChangeEvent)
+    }
+    again = run_command(*org_files(reverse=False))
+    assert "ActionCadenceTracker: 0 created, 0 updated, 5 unchanged, 0 skipped" in again.stdout
+    assert "Lead: 0 created, 0 updated, 3 unchanged, 0 skipped" in again.stdout
+    assert again.stderr == ""
+    assert {model: model._base_manager.count() for model in counts} == counts
+
+
+def test_reimport_updates_by_id_and_records_an_update_event(imported_org, tmp_path):
+    text = (ORG / "ActionCadenceTracker.csv").read_text(encoding="utf-8")
+    changed = tmp_path / "ActionCadenceTracker.csv"
+    changed.write_text(
+        text.replace("2024-04-01T09:00:00Z", "2024-04-02T09:00:00.000Z"),
+        encoding="utf-8",
+        newline="",
+    )
+    result = run_command(str(changed))
+    assert "ActionCadenceTracker: 0 created, 1 updated, 4 unchanged, 0 skipped" in result.stdout
+    paused = tracker("7CTImpTrkPau004OSA")
+    assert paused.scheduled_resume_date_time == dt.datetime(2024, 4, 2, 9, tzinfo=UTC)
+    update = ActionCadenceTrackerChangeEvent.objects.get(change_type="UPDATE")
+    assert update.record_id == "7CTImpTrkPau004OSA"
+    assert update.changed_fields == ["ScheduledResumeDateTime"]
+    assert update.values == {"ScheduledResumeDateTime": "2024-04-02T09:00:00.000+0000"}
+
+
+def test_a_file_with_some_columns_updates_only_those(imported_org, tmp_path):
+    partial = tmp_path / "Lead.csv"
+    partial.write_text("Id,Status\r\n00QImpLeadAda01,Working - Contacted\r\n", encoding="utf-8")
+    result = run_command(str(partial))
+    assert "Lead: 0 created, 1 updated" in result.stdout
+    ada = Lead.objects.get(sf_id="00QImpLeadAda01MCB")
+    assert (ada.status, ada.company) == ("Working - Contacted", "Lovelace, Babbage & Co")
+
+
+BAD = str(FIXTURES / "bad" / "ActionCadenceTracker.csv")
+
+
+def test_bad_rows_are_reported_with_file_line_and_field_and_skipped(imported_org):
+    result = run_command(BAD)
+    errors = result.stderr.splitlines()
+    assert errors[0].startswith("ActionCadenceTracker.csv:2:State: 'Runing' is not a value of")
+    assert errors[1].startswith(
+        "ActionCadenceTracker.csv:3:CompletionReason: is NoMoreSteps but State is Running"
+    )
+    assert errors[2].startswith(
+        "ActionCadenceTracker.csv:4:IsTrackerActive: is true but State is Complete"
+    )
+    assert errors[3].startswith(
+        "ActionCadenceTracker.csv:5:ScheduledResumeDateTime: 'next tuesday' is not a date"
+    )
+    assert errors[4] == (
+        "ActionCadenceTracker.csv:6:OwnerId: no User with Id 005ImpNoSuchUsrIKE in the "
+        "database or in this import."
+    )
+    assert len(errors) == 5
+    assert "ActionCadenceTracker: 1 created, 0 updated, 0 unchanged, 5 skipped" in result.stdout
+    good = tracker("7CTImpGood00006OCA")
+    assert good.completion_disposition == 'Moved on, "for now"'
+    assert not ActionCadenceTracker.all_objects.filter(sf_id__startswith="7CTImpBad").exists()
+
+
+def test_atomic_rolls_the_whole_import_back(imported_org):
+    before = ActionCadenceTracker.all_objects.count()
+    events = ActionCadenceTrackerChangeEvent.objects.count()
+    with pytest.raises(CommandError, match="--atomic: nothing was imported"):
+        run_command(BAD, "--atomic")
+    assert ActionCadenceTracker.all_objects.count() == before
+    assert ActionCadenceTrackerChangeEvent.objects.count() == events
+
+
+def test_atomic_with_a_bad_parent_keeps_nothing_of_the_org(db):
+    """Every object of the run goes back, not just the file with the error."""
+    with pytest.raises(CommandError):
+        run_command(*org_files(), BAD, "--atomic")
+    assert not Lead.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_a_target_with_two_active_trackers_is_refused(imported_org, tmp_path):
+    twin = tmp_path / "ActionCadenceTracker.csv"
+    twin.write_text(
+        "Id,State,OwnerId,TargetId\r\n7CTImpTwin00001,Running,005ImpUserRep01,00QImpLeadAda01\r\n",
+        encoding="utf-8",
+    )
+    result = run_command(str(twin))
+    assert result.stderr.startswith(
+        "ActionCadenceTracker.csv:2:TargetId: this target already has an active tracker"
+    )
+    assert "(7CTImpTrkRun001OSA)" in result.stderr
+
+
+def test_processing_is_refused_as_transient(imported_org, tmp_path):
+    busy = tmp_path / "ActionCadenceTracker.csv"
+    busy.write_text(
+        "Id,State,OwnerId\r\n7CTImpBusy00001,Processing,005ImpUserRep01\r\n", encoding="utf-8"
+    )
+    assert "2:State: Processing is transient" in run_command(str(busy)).stderr
+
+
+def test_required_fields_and_wrong_object_ids(imported_org, tmp_path):
+    leads = tmp_path / "Lead.csv"
+    leads.write_text(
+        "Id,LastName,Company\r\n7CTImpTrkRun001,Smith,Acme\r\n,,Acme\r\n", encoding="utf-8"
+    )
+    errors = run_command(str(leads)).stderr.splitlines()
+    assert errors == [
+        "Lead.csv:2:Id: 7CTImpTrkRun001OSA is not an id of Lead (key prefix 00Q).",
+        "Lead.csv:3:LastName: LastName is required; the cell is empty.",
+    ]
+
+
+def test_json_query_pages(db):
+    """Two pages of a REST query (done false, nextRecordsUrl, then done true): the
+    object from attributes.type, nested relationship objects ignored, nulls kept."""
+    result = run_command(
+        str(FIXTURES / "json" / "query-page2.json"), str(FIXTURES / "json" / "query-page1.json")
+    )
+    assert "Lead: 3 created, 0 updated, 0 unchanged, 0 skipped" in result.stdout
+    assert result.stderr == ""
+    jay = Lead.objects.get(sf_id="00QImpLeadJs001MCB")
+    assert (jay.company, jay.email) == ("JSON, Inc", "")
+    assert jay.created_date == dt.datetime(2024, 3, 1, 12, 34, 56, tzinfo=UTC)
+    assert Lead.objects.get(sf_id="00QImpLeadJs002MCB").company == 'Paged "Ltd"'
+    last = Lead.objects.get(sf_id="00QImpLeadJs003MCB")
+    assert (last.first_name, last.company, last.status) == (
+        "",
+        "Multi\nline",
+        "Working - Contacted",
+    )
+
+
+def test_json_errors_name_the_record(db, tmp_path):
+    page = tmp_path / "page.json"
+    page.write_text(
+        '{"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Lead"}, '
+        '"Id": "00QImpLeadJs009", "LastName": "X", "Company": "Y", "IsConverted": "maybe"}]}',
+        encoding="utf-8",
+    )
+    assert run_command(str(page)).stderr.startswith(
+        "page.json:record 1:IsConverted: 'maybe' is not a boolean"
+    )
+
+
+def test_the_object_comes_from_the_file_name_or_the_option(db, tmp_path):
+    anonymous = tmp_path / "export.csv"
+    shutil.copy(ORG / "Lead.csv", anonymous)
+    with pytest.raises(CommandError, match="cannot tell which object"):
+        run_command(str(anonymous))
+    assert "Lead: 3 created" in run_command(str(anonymous), "--object", "Lead").stdout
+    with pytest.raises(CommandError, match="no such file"):
+        run_command(str(tmp_path / "Missing.csv"))
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal(db):
+    piped = run_command(str(ORG / "Lead.csv"))
+    assert "[" not in piped.stdout and "\r" not in piped.stdout
+    terminal = FakeTerminal()
+    call_command("import_salesforce", str(ORG / "Contact.csv"), stdout=terminal)
+    assert "\rContact.csv [" in terminal.getvalue()
+    assert "1/1" in terminal.getvalue()
