@@ -130,15 +130,16 @@ def site(tmp_path_factory):
     env = production_env(database_url, static_root)
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
-    manage(
-        {**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        "ops_admin",
-        "--email",
-        "ops@example.com",
-    )
+    for username in ("ops_admin", "throttled_admin"):
+        manage(
+            {**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            username,
+            "--email",
+            f"{username}@example.com",
+        )
     return {"folder": folder, "database_url": database_url, "static_root": static_root}
 
 
@@ -216,15 +217,21 @@ class BehindTheProxy:
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.request("GET", path, **kwargs)
 
-    def log_in(self, login_path: str, next_path: str = "/") -> requests.Response:
+    def log_in(
+        self,
+        login_path: str,
+        next_path: str = "/",
+        username: str = "ops_admin",
+        password: str = ADMIN_PASSWORD,
+    ) -> requests.Response:
         page = self.get(login_path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         return self.request(
             "POST",
             login_path,
             data={
-                "username": "ops_admin",
-                "password": ADMIN_PASSWORD,
+                "username": username,
+                "password": password,
                 "csrfmiddlewaretoken": token,
                 "next": next_path,
             },
@@ -242,6 +249,23 @@ def test_login_over_https_sets_a_secure_http_only_session_cookie(server):
     overview = browser.get("/")
     assert overview.status_code == 200
     assert "ops_admin" in overview.text
+
+
+def test_a_login_lockout_outlives_the_server_that_counted_it(site, server, tmp_path):
+    """GIVEN five failed logins against one gunicorn (two worker processes) WHEN a
+    different gunicorn serves the next attempt, with the right password THEN it is
+    locked out: the count is in the database, not in any process."""
+    for _ in range(5):
+        failed = BehindTheProxy(server).log_in(
+            "/accounts/login/", username="throttled_admin", password="nope"
+        )
+        assert failed.status_code == 200
+        assert "Please enter a correct username and password" in failed.text
+    env = production_env(site["database_url"], site["static_root"])
+    with Gunicorn(env, tmp_path / "second.log") as second:
+        refused = BehindTheProxy(second).log_in("/accounts/login/", username="throttled_admin")
+    assert refused.status_code == 200
+    assert "Too many failed logins for this username from your address" in refused.text
 
 
 def fetch_assets(browser: BehindTheProxy, page_path: str, hashed: bool = True) -> list[str]:
