@@ -29,8 +29,6 @@ from trackers.models import (
     BulkJob,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
 Events = ActionCadenceTrackerChangeEvent.objects
 
 
@@ -50,6 +48,8 @@ def workers(tmp_path):
             worker.process.wait(10)
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_removal_loses_no_tracker(rep, workers):
     """GIVEN a bulk removal of 24 trackers (one of them Paused) worked two at a time by a
     worker that pauses between chunks, WHEN that worker is SIGKILLed after some chunks,
@@ -140,3 +140,24 @@ def test_a_worker_killed_mid_removal_loses_no_tracker(rep, workers):
     assert set(DBTaskResult.objects.exclude(pk=task.pk).values_list("status", flat=True)) == {
         "SUCCESSFUL"
     }
+
+
+@pytest.mark.django_db
+def test_a_second_recovery_of_the_same_job_keeps_what_the_first_one_recorded(rep):
+    """Two recoveries of one dead job (two schedulers, or two workers each running a
+    round's recovery job) both loaded it before either restored anything. The second has
+    nothing left to restore and must not write its stale copy over the first's count and
+    explanation."""
+    trackers = [running_tracker(owner=rep) for _ in range(3)]
+    job = lifecycle.start_bulk("remove", trackers, actor=rep)
+    first, second = BulkJob.objects.get(pk=job.pk), BulkJob.objects.get(pk=job.pk)
+
+    assert lifecycle.restore_processing(first, reason="the worker stopped") == 3
+    assert lifecycle.restore_processing(second, reason="the worker stopped") == 0
+
+    job.refresh_from_db()
+    assert (job.status, job.succeeded, job.failed) == ("failed", 0, 3)
+    assert [error["message"] for error in job.errors] == [
+        "3 trackers were restored after a failure: the worker stopped"
+    ]
+    assert Events.filter(change_origin="bulk remove recovery").count() == 3

@@ -1338,6 +1338,12 @@ def restore_processing(job: BulkJob, reason: str = "") -> int:
             .filter(bulk_job=job, state=TrackerState.PROCESSING)
             .order_by("pk")
         )
+        # Read the job again under its lock (after the trackers', the order the worker
+        # takes them in): a recovery that ran meanwhile has already counted and explained
+        # what it restored, and a stale copy would write over that.
+        job = BulkJob.objects.select_for_update().get(pk=job.pk)
+        if not held and job.status in (BulkJobStatus.DONE, BulkJobStatus.FAILED):
+            return 0
         for tracker in held:
             _update(
                 tx,
