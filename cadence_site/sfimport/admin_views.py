@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from itertools import islice
 from typing import Any
 
@@ -31,6 +32,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 PREVIEW_ROWS = 5
 PREVIEW_ERRORS = 200
 SESSION_KEY = "sfimport_uploads"
+STALE_AFTER_SECONDS = 86400
 UPLOAD_ROOT = os.path.join(tempfile.gettempdir(), "cadence-sfimport")
 
 
@@ -81,6 +83,16 @@ class UploadForm(forms.Form):
 
 def _folder(token: str) -> str:
     return os.path.join(UPLOAD_ROOT, token)
+
+
+def _remove_stale_uploads() -> None:
+    """Previews nobody confirmed or cancelled: their files go after a day."""
+    cutoff = time.time() - STALE_AFTER_SECONDS
+    if not os.path.isdir(UPLOAD_ROOT):
+        return
+    for entry in os.scandir(UPLOAD_ROOT):
+        if entry.is_dir() and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _sources(upload: dict[str, Any], token: str) -> list[SourceFile]:
@@ -136,6 +148,7 @@ def import_view(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method != "POST" or not form.is_valid():
         return TemplateResponse(request, "admin/sfimport/upload.html", _context(request, form=form))
+    _remove_stale_uploads()
     token = secrets.token_urlsafe(24)
     folder = _folder(token)
     os.makedirs(folder, mode=0o700)

@@ -3,6 +3,8 @@ errors, nothing written), confirm; superusers only; CSRF protected."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -79,9 +81,7 @@ def test_cancel_imports_nothing_and_removes_the_upload(superuser_client):
     token = response.context["token"]
     superuser_client.post(URL, {"token": token, "cancel": "Cancel"})
     assert not Lead.objects.exists()
-    assert not (
-        admin_views.UPLOAD_ROOT and __import__("os").path.exists(admin_views._folder(token))
-    )
+    assert not os.path.exists(admin_views._folder(token))
 
 
 def test_unreadable_files_and_big_uploads_are_refused(superuser_client, settings, monkeypatch):
@@ -121,3 +121,12 @@ def test_csrf_is_required(db):
 
 def _last_token(client: Client) -> str:
     return list(client.session[admin_views.SESSION_KEY])[-1]
+
+
+def test_uploads_never_confirmed_are_removed_after_a_day(superuser_client):
+    response = superuser_client.post(URL, {"files": [upload(ORG / "Lead.csv")]})
+    forgotten = admin_views._folder(response.context["token"])
+    day_old = os.path.getmtime(forgotten) - admin_views.STALE_AFTER_SECONDS - 1
+    os.utime(forgotten, (day_old, day_old))
+    superuser_client.post(URL, {"files": [upload(ORG / "Contact.csv")]})
+    assert not os.path.exists(forgotten)
