@@ -92,25 +92,34 @@ EXIT_EVENTS = (
 class Command(BaseCommand):
     help = (
         "Write N trackers, M of them active, for benchmarks, with bulk inserts (COPY on "
-        "PostgreSQL) that bypass the ORM, in batches within one transaction. Creates N new "
-        "leads and contacts (60/40), the benchmark users (bench_user_00001...) in a role "
-        "hierarchy, a queue, cadences with steps and global exit rules, and some "
-        "opportunities and invoices. Active trackers (mostly Running, some Paused, a few "
-        "Initializing; never Processing, which only a real bulk job makes) each have a "
-        "target of their own; the rest are Error (a small share) or Complete with a "
-        "realistic mix of CompletionReason and CompletionDisposition, over the last two "
-        "years. Step trackers: Running, Paused and Error trackers get their current one; "
-        "no history of completed steps. Change events: none by default (a generated "
-        "history is an import, not live changes); --change-events writes each tracker's "
-        "CREATE event, at roughly twice the time. Refuses, writing nothing, if M would take "
-        "the org past CADENCE_ACTIVE_TRACKER_LIMIT. A load as big as the table is written "
-        "with its indexes dropped and rebuilt at the end (PostgreSQL: the tables stay "
-        "locked meanwhile); run it on a quiet database."
+        "PostgreSQL) that bypass the ORM, in batches within one transaction. Creates new leads "
+        "and contacts (60/40; --targets, by default M + (N - M) / 2), the benchmark users "
+        "(bench_user_00001...) in a role hierarchy, a queue, cadences with steps and global "
+        "exit rules, and some opportunities and invoices. Active trackers (mostly Running, some"
+        " Paused, a few Initializing; never Processing, which only a real bulk job makes) each "
+        "have a target of their own; the rest are Error (a small share) or Complete with a "
+        "realistic mix of CompletionReason and CompletionDisposition, over the last two years. "
+        "Step trackers: Running, Paused and Error trackers get their current one; no history of"
+        " completed steps. Change events: none by default (a generated history is an import, "
+        "not live changes); --change-events writes each tracker's CREATE event, at roughly "
+        "twice the time. Refuses, writing nothing, if M would take the org past "
+        "CADENCE_ACTIVE_TRACKER_LIMIT. A load as big as the table is written with its indexes "
+        "dropped and rebuilt at the end (PostgreSQL: the tables stay locked meanwhile); run it "
+        "on a quiet database."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--trackers", type=int, required=True, help="Trackers to write (N).")
         parser.add_argument("--active", type=int, required=True, help="How many are active (M).")
+        parser.add_argument(
+            "--targets",
+            type=int,
+            default=None,
+            help=(
+                "New leads and contacts to write (default: one per active tracker plus one per "
+                "two finished ones: people go through several cadences over the years)."
+            ),
+        )
         parser.add_argument("--users", type=int, default=50, help="Owners (default 50).")
         parser.add_argument("--cadences", type=int, default=10, help="Cadences (default 10).")
         parser.add_argument(
@@ -143,6 +152,14 @@ class Command(BaseCommand):
             raise CommandError("--trackers must be at least 1 and --active between 0 and it.")
         if users < 1 or cadences < 1 or batch_size < 1:
             raise CommandError("--users, --cadences and --batch-size must be at least 1.")
+        targets = options["targets"]
+        if targets is None:
+            targets = active + (total - active + 1) // 2
+        if targets < max(active, 1):
+            raise CommandError(
+                f"--targets must be at least 1 and at least --active ({active:,}): every "
+                "active tracker needs a lead or contact of its own."
+            )
         self._check_org_limit(active)
         rng = random.Random(options["seed"])
         self.verbosity = options["verbosity"]
@@ -157,9 +174,9 @@ class Command(BaseCommand):
             cadence_refs = self._cadences(cadences, owners[0].actor_id)
             related = self._deals(max(10, total // 2000), owners[0].actor_id)
             active_targets, history_targets, converted = self._targets(
-                total, active, owners, rng, batch_size
+                targets, active, owners, rng, batch_size
             )
-            self._progress(f"{total:,} leads and contacts", started)
+            self._progress(f"{targets:,} leads and contacts", started)
             writer = BulkTrackerWriter(
                 cadences=cadence_refs,
                 owners=owners,
@@ -183,7 +200,7 @@ class Command(BaseCommand):
                 self._progress("rows written; building indexes", started)
         self._analyze()
         elapsed = time.monotonic() - started
-        self._report(counts, total, elapsed)
+        self._report(counts, targets, elapsed)
         if options["groups"]:
             from sharing.bulk import build_groups_and_rules
 
