@@ -220,6 +220,7 @@ class _Plan:
         if self.name == "ActionCadenceTrackerShare":
             self.defaults["row_cause"] = "Manual"
         self.stamped = all(name in concrete for name in STAMP_COLUMNS)
+        self.was_empty = False
         # (API name, kind, attribute) of every field, for change events.
         self.event_fields = [
             (
@@ -507,6 +508,8 @@ class Importer:
             with self._transaction():
                 for name in self.order:
                     plan = _Plan(registry.get(name), self.now)
+                    # Into an empty table every row is new: no look-ups for existing Ids.
+                    plan.was_empty = not plan.model._base_manager.exists()
                     self.result.count(name)
                     for source in self.files:
                         if source.sobject.name == name:
@@ -694,7 +697,7 @@ class Importer:
 
     def _load_existing(self, plan: _Plan, batch: list[_Row]) -> None:
         ids = [row.sf_id for row in batch if row.sf_id]
-        if not ids:
+        if not ids or plan.was_empty:
             return
         found: dict[str, tuple] = {}
         columns = ["pk", "sf_id", *plan.attnames]
