@@ -41,6 +41,20 @@ SF_DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$"
 _NAME_ATTRS = ("name", "step_title", "rule_name")
 
 
+# What display_name reads on each kind of related record (a User's name is its full name
+# or username; a step tracker's str() falls back on its type and State).
+DISPLAY_COLUMNS = {
+    "User": ("first_name", "last_name", "username"),
+    "Group": ("name",),
+    "ActionCadence": ("name",),
+    "Lead": ("first_name", "last_name"),
+    "Contact": ("first_name", "last_name"),
+    "Opportunity": ("name",),
+    "Invoice": ("document_number",),
+    "ActionCadenceStepTracker": ("step_title", "step_type", "state"),
+}
+
+
 def display_name(record: models.Model) -> str:
     for attr in _NAME_ATTRS:
         value = getattr(record, attr, None)
@@ -213,6 +227,21 @@ class SObjectSerializer(serializers.Serializer):
     def select_related(cls) -> list[str]:
         """Every join the output reads, so a list is one query."""
         return cls.sobject().select_related()
+
+    @classmethod
+    def only(cls) -> list[str]:
+        """Every column the output reads: the record's own, and of each related record its
+        Id and (for the summarised ones) what names it. A list of 200 loaded every column
+        of a dozen related records per row, most of the time it took."""
+        own = [field.name for field in cls.Meta.model._meta.concrete_fields]
+        related = []
+        summarised = set(getattr(cls.Meta, "relationships", ()))
+        for spec in cls.sobject().fields:
+            for object_name, column in spec.columns.items():
+                related.append(f"{column}__sf_id")
+                if spec.name in summarised:
+                    related += [f"{column}__{name}" for name in DISPLAY_COLUMNS[object_name]]
+        return own + related
 
     def get_fields(self) -> dict[str, serializers.Field]:
         meta = self.Meta

@@ -136,6 +136,11 @@ class TrackerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CadenceOp
     filterset_class = TrackerFilterSet
     pagination_class = TrackerPagination
 
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        # Pages read only what the serializer shows; actions keep whole records.
+        return queryset.only(*s.TrackerSerializer.only()) if self.action == "list" else queryset
+
     def _changed(self, tracker: ActionCadenceTracker) -> Response:
         """The tracker as it is now, read back through the user's visibility."""
         fresh = self.get_queryset().filter(pk=tracker.pk).first()
