@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-only setup migrate demo lint format worker clean bench loadtest
+.PHONY: run serve test test-only setup migrate demo lint format worker clean bench loadtest
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ run: demo
 		$(PY) manage.py db_worker --no-startup-delay & \
 		$(PY) manage.py cadence_scheduler & \
 		$(PY) manage.py runserver --noreload $(HOST):$(PORT)'
+
+# The production-style stack on this machine: static files collected for whitenoise,
+# gunicorn with cadence_site/gunicorn.conf.py, one worker and the scheduler; Ctrl-C
+# stops all three. Settings come from the environment (README, "Deploying to production").
+serve: migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "Cadence Ops (gunicorn) on http://$(HOST):$(PORT)/  (health: http://$(HOST):$(PORT)/health/)"
+	@bash -c 'trap "kill 0" EXIT; \
+		$(PY) manage.py db_worker & \
+		$(PY) manage.py cadence_scheduler & \
+		HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c cadence_site/gunicorn.conf.py'
 
 test: setup test-only
 
