@@ -125,13 +125,15 @@ def overview(
     """
     since = (now or timezone.now()) - dt.timedelta(days=period_days)
     by_cadence_and_state = (
-        visible.order_by().values_list("action_cadence_id", "state").annotate(n=Count("pk"))
+        visible.order_by().values_list("action_cadence_id", "state").annotate(n=Count("*"))
     )
     completions = (
         visible.filter(state=TrackerState.COMPLETE, last_modified_date__gte=since)
         .order_by()
         .values_list("action_cadence_id", "completion_reason", "completion_disposition")
-        .annotate(n=Count("pk"))
+        # COUNT(*), not COUNT(id): the covering indexes hold no id, so counting ids would
+        # read every row from the table instead of the index alone.
+        .annotate(n=Count("*"))
     )
     states: Counter[str] = Counter()
     active: Counter[int] = Counter()
