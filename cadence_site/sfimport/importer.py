@@ -30,7 +30,8 @@ import json
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -77,6 +78,8 @@ BATCH = 5000
 # From this many trackers and step trackers (and no fewer than the table holds), their
 # indexes are dropped for the load and rebuilt at the end, as generate_trackers does.
 REBUILD_FROM = 10_000
+REFERENCE_CACHE = 100_000  # normalized reference ids remembered, by their text in the file
+SQLITE_CACHE_KIB = -256 * 1024  # negative: KiB, not pages
 # SQLite takes at most 999 parameters a statement.
 ID_CHUNK = 900
 STAMP_COLUMNS = ("last_modified_date", "system_modstamp")
@@ -160,7 +163,9 @@ class _Field:
 
 def _sqlite_datetime(value: dt.datetime) -> str:
     """What Django's SQLite backend stores for an aware datetime (naive UTC text), fast."""
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ")
 
 
 def _adapter(model_field: models.Field) -> Callable[[Any], Any] | None:
@@ -477,6 +482,7 @@ class Importer:
         self.order = [name for name in ORDER if name in names] + sorted(names - set(ORDER))
         self.position = {name: index for index, name in enumerate(self.order)}
         self.done: set[str] = set()
+        self.reference_ids: dict[Any, str] = {}
 
     # ----------------------------------------------------------------- entry point
 
@@ -505,7 +511,7 @@ class Importer:
 
     def run(self) -> ImportResult:
         try:
-            with self._transaction():
+            with _sqlite_page_cache(), self._transaction():
                 for name in self.order:
                     plan = _Plan(registry.get(name), self.now)
                     # Into an empty table every row is new: no look-ups for existing Ids.
@@ -586,6 +592,7 @@ class Importer:
         given: dict[str, Any] = {}
         refs: list[tuple[_Field, str, str]] = []
         sf_id = None
+        known_ids = self.reference_ids
         for column, found in mapped:
             if column not in record:  # a JSON record may leave a column out
                 continue
@@ -598,11 +605,16 @@ class Importer:
                     errors.append((name, f"{name} is required; the cell is empty."))
                 given[name] = None
                 continue
-            try:
-                value = found.convert(raw)
-            except cells.FieldError as error:
-                errors.append((name, str(error)))
-                continue
+            # Owners, cadences and rules repeat on every row: their ids are checked once.
+            value = known_ids.get(raw) if found.kind == "reference" else None
+            if value is None:
+                try:
+                    value = found.convert(raw)
+                except cells.FieldError as error:
+                    errors.append((name, str(error)))
+                    continue
+                if found.kind == "reference" and len(known_ids) < REFERENCE_CACHE:
+                    known_ids[raw] = value
             if found.kind == "id":
                 if value[:3] != plan.sobject.key_prefix:
                     errors.append(
@@ -1016,6 +1028,24 @@ class Importer:
             recalc.recalculate_for_trackers(self.changed_trackers)
 
 
+@contextmanager
+def _sqlite_page_cache() -> Iterator[None]:
+    """A big load into SQLite with its default 2 MB page cache spills pages of the
+    (random-order) Id indexes to the journal over and over; 256 MB keeps them."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = {SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 def _error_order(error: RowError) -> tuple[str, int]:
     name, _, number = error.location.rpartition(":")
     return name, int(number.removeprefix("record "))
@@ -1056,7 +1086,9 @@ def _event_values(fields: list[tuple[str, str, str | None]], row: _Row, actor: A
 def _json(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         # format_datetime's output (2026-11-27T12:00:00.000+0000), through C isoformat.
-        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "+0000"
+        if value.tzinfo is not dt.UTC:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat(timespec="milliseconds")[:-6] + "+0000"
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):

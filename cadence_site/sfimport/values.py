@@ -31,7 +31,12 @@ class FieldError(ValueError):
 
 
 def is_null(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str) and raw.strip() in NULLS)
+    if raw is None:
+        return True
+    if raw.__class__ is not str:
+        return False
+    # Most cells are neither empty nor padded: two set look-ups decide them.
+    return raw in NULLS or ((raw[0].isspace() or raw[-1].isspace()) and raw.strip() in NULLS)
 
 
 def normalize_id(raw: Any) -> str:
@@ -67,7 +72,7 @@ def parse_datetime(raw: Any) -> dt.datetime:
         if value is not None and ("T" in text or " " in text or len(text) == 10):
             if value.tzinfo is None:
                 return value.replace(tzinfo=dt.UTC)
-            return value.astimezone(dt.UTC)
+            return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
     raise FieldError(
         f"{raw!r} is not a date and time; expected e.g. 2024-03-01T12:34:56.000Z, "
         "2024-03-01T12:34:56.000+0000 or 2024-03-01."
