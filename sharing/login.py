@@ -30,7 +30,7 @@ from sharing.models import LoginAttempt
 
 LOCKED_OUT_MESSAGE = (
     "Too many failed logins for this username from your address. "
-    "Try again in {minutes} minute{plural}, or ask an administrator to reset your password."
+    "Try again in {minutes} minute{plural}."
 )
 
 

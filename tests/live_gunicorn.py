@@ -32,6 +32,8 @@ _SCRUBBED = (
     "STATIC_ROOT",
     "WEB_CONCURRENCY",
     "BIND",
+    # The browser tests set this for the test process; `check --deploy` rightly refuses it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 
