@@ -496,7 +496,7 @@ class Importer:
             ActionCadenceTrackerChangeEvent,
         )
 
-        if connection.in_atomic_block:
+        if connection.in_atomic_block or self.dry_run:  # a preview never locks tables
             return transaction.atomic()
         rows = sum(
             source.count()
