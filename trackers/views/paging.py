@@ -96,16 +96,26 @@ def read_cursor(cursor: str | None) -> Cursor | None:
 
 
 def _after(column: SortColumn, value: Any, pk: int, ascending: bool) -> Q:
-    """Rows strictly after (value, pk) in the order (value NULLS LAST, pk), or its reverse."""
+    """Rows strictly after (value, pk) in the order (value NULLS LAST, pk), or its reverse.
+
+    Past a non-null value the OR is also bounded by a plain range on the column
+    (value >= v, or <= v going down): it says nothing new, but it is what lets the
+    database start the index scan at the cursor. Without it PostgreSQL reads the
+    index from the top and filters, so a page deep in a million rows took seconds.
+    """
     name = column.field
     if ascending:
         if value is None:
             return Q(**{f"{name}__isnull": True, "pk__gt": pk})
         after = Q(**{f"{name}__gt": value}) | Q(**{name: value, "pk__gt": pk})
-        return after | Q(**{f"{name}__isnull": True}) if column.nullable else after
+        if column.nullable:
+            return after | Q(**{f"{name}__isnull": True})
+        return Q(**{f"{name}__gte": value}) & after
     if value is None:
         return Q(**{f"{name}__isnull": True, "pk__lt": pk}) | Q(**{f"{name}__isnull": False})
-    return Q(**{f"{name}__lt": value}) | Q(**{name: value, "pk__lt": pk})
+    return Q(**{f"{name}__lte": value}) & (
+        Q(**{f"{name}__lt": value}) | Q(**{name: value, "pk__lt": pk})
+    )
 
 
 def _ordered(queryset: QuerySet, column: SortColumn, ascending: bool) -> QuerySet:
