@@ -42,6 +42,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from unittest import mock
 
 import pytest
 from django.db import transaction
@@ -49,6 +50,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from sharing import access, recalc, services
+from sharing.groups import current_graph
 from sharing.models import ActionCadenceTrackerOwnerSharingRule as Rule
 from sharing.models import (
     ActionCadenceTrackerShare,
@@ -498,22 +500,28 @@ def check(built: Built, *, with_access_level: bool = True) -> None:
         user = User.objects.get(pk=db_user.pk)  # fresh: role, activity, no perm cache
         expected = [reference.level(index, t) for t in range(len(tracker_ids))]
         for rank, level in enumerate(LEVELS[1:], start=1):
-            visible = set(
-                ActionCadenceTracker.objects.visible_to(user, level)
-                .filter(pk__in=tracker_ids)
-                .values_list("pk", flat=True)
-            )
             should = {
                 pk
                 for pk, want in zip(tracker_ids, expected, strict=True)
                 if LEVELS.index(want) >= rank
             }
-            if visible != should:
-                problems.append(
-                    f"user{index} visible_to({level!r}): got trackers "
-                    f"{sorted(tracker_ids.index(pk) for pk in visible)}, reference "
-                    f"{sorted(tracker_ids.index(pk) for pk in should)}"
-                )
+            # Both shapes of the filter (sharing.access): the narrow UNION a rep with
+            # few trackers gets, and the wide per-row test for users who see many.
+            for shape, wide_at in (("narrow", 10**9), ("wide", 0)):
+                with mock.patch.object(access, "WIDE_AT", wide_at):
+                    current_graph().visible_shapes.clear()
+                    visible = set(
+                        ActionCadenceTracker.objects.visible_to(user, level)
+                        .filter(pk__in=tracker_ids)
+                        .values_list("pk", flat=True)
+                    )
+                current_graph().visible_shapes.clear()
+                if visible != should:
+                    problems.append(
+                        f"user{index} visible_to({level!r}, {shape}): got trackers "
+                        f"{sorted(tracker_ids.index(pk) for pk in visible)}, reference "
+                        f"{sorted(tracker_ids.index(pk) for pk in should)}"
+                    )
         for t, pk in enumerate(tracker_ids if with_access_level else ()):
             got = access.access_level(user, fresh[pk])
             if got != expected[t]:
