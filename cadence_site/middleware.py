@@ -19,7 +19,11 @@ logger = logging.getLogger(__name__)
 # can't forge log fields; otherwise the request gets a fresh one.
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-DATABASE_UNAVAILABLE = "The database is unavailable. Nothing was changed; try again in a moment."
+# Not "nothing was changed": a change may have committed just before the connection
+# dropped. What always holds is that it is all or nothing.
+DATABASE_UNAVAILABLE = (
+    "The database is unavailable; try again in a moment. No change is ever half-made."
+)
 RETRY_AFTER_SECONDS = "30"
 
 

@@ -17,8 +17,11 @@ from html.parser import HTMLParser
 import psycopg
 import pytest
 import requests
-from django.db import connection
+from django.db import OperationalError, connection
+from django.test import RequestFactory
 
+from cadence_site.health import server_error
+from cadence_site.middleware import DATABASE_UNAVAILABLE
 from sharing.models import ApiToken
 from tests.factories import UserFactory, running_tracker
 from tests.live_gunicorn import BASE_DIR, PYTHON, Gunicorn, environment, manage
@@ -353,8 +356,7 @@ def test_an_unreachable_database_is_a_clean_503_everywhere(site, tmp_path, datab
         assert salesforce.status_code == 503
         assert salesforce.json() == [
             {
-                "message": "The database is unavailable. Nothing was changed; "
-                "try again in a moment.",
+                "message": DATABASE_UNAVAILABLE,
                 "errorCode": "SERVER_UNAVAILABLE",
             }
         ]
@@ -362,9 +364,7 @@ def test_an_unreachable_database_is_a_clean_503_everywhere(site, tmp_path, datab
 
         drf = requests.get(server.url("/api/trackers/"), headers=bearer, timeout=20)
         assert drf.status_code == 503
-        assert drf.json() == {
-            "detail": "The database is unavailable. Nothing was changed; try again in a moment."
-        }
+        assert drf.json() == {"detail": DATABASE_UNAVAILABLE}
         assert drf.headers["Retry-After"] == "30"
 
         # A signed-in browser: loading its session needs the database.
@@ -377,6 +377,23 @@ def test_an_unreachable_database_is_a_clean_503_everywhere(site, tmp_path, datab
         assert "We can't reach the database right now" in page.text
         assert "Traceback" not in page.text
     assert '"level": "ERROR"' in server.log()
+
+
+def test_a_database_error_outside_any_view_is_still_a_503():
+    """handler500 sees the exception Django is handling: a database error raised by a
+    middleware (no view's process_exception ran) is a 503 too; anything else stays 500."""
+    request = RequestFactory().get("/services/data/v62.0/sobjects/")
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == 503
+    assert json.loads(response.content)[0]["errorCode"] == "SERVER_UNAVAILABLE"
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
 
 
 # --------------------------------------------------------------------------- killed mid-request
