@@ -1,8 +1,9 @@
 """``GET /health/`` for load balancers, and the last-resort 500 handler.
 
 The health check asks the database one cheap question (``SELECT 1``) and says
-200 or 503. It needs no login, reads no session and sets no cookie, and
-SECURE_REDIRECT_EXEMPT lets it answer over plain HTTP.
+200 or 503. ``HealthCheckMiddleware`` answers it ahead of the rest of the stack:
+no login, no session, no cookie, no CSRF, no redirect to HTTPS, and no
+ALLOWED_HOSTS check, since a load balancer probes each host by its address.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -42,6 +44,20 @@ def health(request: HttpRequest) -> JsonResponse:
             "database_ms": round((time.perf_counter() - started) * 1000, 1),
         }
     )
+
+
+class HealthCheckMiddleware:
+    """Answer ``/health/`` before host validation, sessions and the HTTPS redirect."""
+
+    path = "/health/"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == self.path:
+            return health(request)
+        return self.get_response(request)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

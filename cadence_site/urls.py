@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from cadence_site.health import health
 from cadence_site.sfimport.admin_views import import_view
 from sharing.login import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 
@@ -10,7 +9,6 @@ from sharing.login import ThrottledAdminAuthenticationForm, ThrottledAuthenticat
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
-    path("health/", health, name="health"),
     path("admin/import-salesforce/", admin.site.admin_view(import_view), name="sfimport_admin"),
     path("admin/", admin.site.urls),
     re_path(r"^services/data/v(?P<version>[0-9]+\.[0-9]+)/", include("cadence_site.sfapi.urls")),
@@ -24,4 +22,5 @@ urlpatterns = [
     path("", include("trackers.urls")),
 ]
 
+# GET /health/ is answered by cadence_site.health.HealthCheckMiddleware, ahead of this.
 handler500 = "cadence_site.health.server_error"

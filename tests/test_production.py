@@ -168,6 +168,15 @@ def test_health_answers_over_plain_http_without_a_session(server):
     assert requests.post(server.url("/health/"), timeout=10).status_code == 405
 
 
+def test_health_answers_a_probe_by_address_whatever_allowed_hosts_says(server):
+    """A load balancer probes each host by its IP address, which ALLOWED_HOSTS doesn't
+    list: health still answers, while every other page refuses that Host."""
+    by_address = {"Host": "10.20.30.40"}
+    assert requests.get(server.url("/health/"), headers=by_address, timeout=10).status_code == 200
+    refused = requests.get(server.url("/accounts/login/"), headers=by_address, timeout=10)
+    assert refused.status_code == 400
+
+
 def test_plain_http_is_redirected_to_https(server):
     response = requests.get(server.url("/accounts/login/"), allow_redirects=False, timeout=10)
     assert response.status_code == 301
