@@ -9,10 +9,14 @@ PostgreSQL, where another connection can terminate the request's backend.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import signal
 import subprocess
+import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,7 +28,7 @@ from cadence_site.health import server_error
 from cadence_site.middleware import DATABASE_UNAVAILABLE
 from sharing.models import ApiToken
 from tests.factories import UserFactory, running_tracker
-from tests.live_gunicorn import BASE_DIR, PYTHON, Gunicorn, environment, manage
+from tests.live_gunicorn import BASE_DIR, PYTHON, Gunicorn, environment, free_port, manage
 from trackers.models import ActionCadenceTracker, ActionCadenceTrackerChangeEvent
 
 ADMIN_PASSWORD = "prod-test-pass-2026"
@@ -335,6 +339,76 @@ def test_logs_are_json_lines_with_the_request_id(server):
     (entry,) = access
     assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/health/", 200)
     assert isinstance(entry["duration_ms"], float)
+
+
+# --------------------------------------------------------------------------- make serve
+
+
+def processes_in_group(group: int) -> list[str]:
+    """Command lines of the live processes in a process group (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        # fields: state, ppid, pgrp, ...; zombies (Z) have already exited.
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(cmdline)
+    return found
+
+
+def test_make_serve_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path):
+    """`make serve` migrates, collects static files and starts gunicorn, a worker
+    and the scheduler; Ctrl-C (SIGINT to the terminal's process group) stops them all."""
+    port = free_port()
+    env = production_env(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        tmp_path / "static",
+        SECURE_SSL_REDIRECT="false",
+        WEB_CONCURRENCY="1",
+    )
+    log = (tmp_path / "serve.log").open("w")
+    make = subprocess.Popen(
+        ["make", "serve", f"PORT={port}"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, like a terminal's job
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health/", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(
+                "make serve never answered /health/:\n" + (tmp_path / "serve.log").read_text()
+            )
+        manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
+        asset = requests.get(
+            f"http://127.0.0.1:{port}/static/{manifest['css/app.css']}", timeout=10
+        )
+        assert asset.status_code == 200
+        running = " ".join(processes_in_group(make.pid))
+        for part in ("gunicorn", "manage.py db_worker", "manage.py cadence_scheduler"):
+            assert part in running, running
+
+        os.killpg(make.pid, signal.SIGINT)
+        deadline = time.monotonic() + 40
+        while processes_in_group(make.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert processes_in_group(make.pid) == []
+    finally:
+        if make.poll() is None or processes_in_group(make.pid):
+            os.killpg(make.pid, signal.SIGKILL)
+        make.wait()
+        log.close()
 
 
 # --------------------------------------------------------------------------- database down
