@@ -73,40 +73,39 @@ def lockout_remaining(username: str, ip: str, now: datetime | None = None) -> ti
 
 def record_failure(username: str, ip: str) -> None:
     """Count one failed login; lock the pair out when it reaches the limit."""
+    try:
+        _record_failure(_key(username), ip)
+    except IntegrityError:
+        # Another process recorded this pair's first failure at the same moment;
+        # its row exists now, so this time the count goes through the row lock.
+        _record_failure(_key(username), ip)
+
+
+@transaction.atomic
+def _record_failure(key: str, ip: str) -> None:
     now = timezone.now()
     window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     lockout = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-    key = _key(username)
-    with transaction.atomic():
-        attempt = (
-            LoginAttempt.objects.select_for_update().filter(username=key, ip_address=ip).first()
-        )
-        if attempt is None:
-            attempt = LoginAttempt(username=key, ip_address=ip, window_started_at=now)
-        elif attempt.window_started_at <= now - window or (
-            attempt.locked_until is not None and attempt.locked_until <= now
-        ):
-            # The window (or a served lockout) is over: start counting afresh.
-            attempt.failures = 0
-            attempt.window_started_at = now
-            attempt.locked_until = None
-        attempt.failures += 1
-        attempt.last_failure_at = now
-        if attempt.failures >= settings.LOGIN_FAILURE_LIMIT:
-            attempt.locked_until = now + lockout
-        try:
-            with transaction.atomic():
-                attempt.save()
-        except IntegrityError:
-            # Another process recorded this pair's first failure at the same moment.
-            LoginAttempt.objects.filter(username=key, ip_address=ip).update(
-                failures=attempt.failures + 1, last_failure_at=now
-            )
-        # Forget pairs that have been quiet longer than any window or lockout.
-        stale = now - max(window, lockout)
-        LoginAttempt.objects.filter(last_failure_at__lt=stale).filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-        ).delete()
+    attempt = LoginAttempt.objects.select_for_update().filter(username=key, ip_address=ip).first()
+    if attempt is None:
+        attempt = LoginAttempt(username=key, ip_address=ip, window_started_at=now)
+    elif attempt.window_started_at <= now - window or (
+        attempt.locked_until is not None and attempt.locked_until <= now
+    ):
+        # The window (or a served lockout) is over: start counting afresh.
+        attempt.failures = 0
+        attempt.window_started_at = now
+        attempt.locked_until = None
+    attempt.failures += 1
+    attempt.last_failure_at = now
+    if attempt.failures >= settings.LOGIN_FAILURE_LIMIT:
+        attempt.locked_until = now + lockout
+    attempt.save()
+    # Forget pairs that have been quiet longer than any window or lockout.
+    stale = now - max(window, lockout)
+    LoginAttempt.objects.filter(last_failure_at__lt=stale).filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    ).delete()
 
 
 def clear(username: str, ip: str) -> None:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from sharing.login import LOCKED_OUT_MESSAGE
+from sharing.login import LOCKED_OUT_MESSAGE, record_failure
 from sharing.models import ApiToken, LoginAttempt
 from tests.dashboards.team import Team
 from tests.factories import UserFactory
@@ -152,6 +154,30 @@ def test_the_admin_login_is_throttled_too(admin_user):
     assert response.status_code == 200
     assert LOCKED in response.content.decode()
     assert not logged_in(client)
+
+
+@pytest.mark.postgres
+def test_simultaneous_failures_from_many_processes_are_all_counted(transactional_db):
+    """Eight workers record a failure for the same pair at the same instant (the first
+    ones race to create its row): every failure counts, and the fifth locks."""
+    workers = 8
+    start = threading.Barrier(workers)
+
+    def fail_once() -> None:
+        start.wait()
+        try:
+            record_failure("rep_owner", "10.0.0.1")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=fail_once) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    row = LoginAttempt.objects.get()
+    assert row.failures == workers
+    assert row.locked_until is not None
 
 
 # --------------------------------------------------------------------------- enumeration
