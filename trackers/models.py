@@ -487,30 +487,37 @@ class ActionCadenceTracker(SObject):
                 condition=Q(scheduled_resume_date_time__isnull=False),
                 name="tracker_scheduled_resume",
             ),
-            # Every live query says is_deleted = false; leading with it lets the indexes
-            # below answer alone (no table reads) on both databases. Not partial: SQLite
-            # cannot match a bound parameter against a partial index's condition.
+            # Partial on live rows: every live query says NOT is_deleted, which SQLite
+            # can match only against an index's own WHERE (a NOT is no index term).
             # The Overview's counts by (cadence, State), and SOQL's GROUP BY State.
             models.Index(
-                fields=["is_deleted", "action_cadence", "state"], name="tracker_live_cadence_state"
+                fields=["action_cadence", "state"],
+                condition=Q(is_deleted=False),
+                name="tracker_live_cadence_state",
             ),
             # The period's completions by (cadence, CompletionReason, CompletionDisposition),
             # and COUNTs by State (SOQL's totalSize).
             models.Index(
                 fields=[
-                    "is_deleted",
                     "state",
                     "last_modified_date",
                     "action_cadence",
                     "completion_reason",
                     "completion_disposition",
                 ],
+                condition=Q(is_deleted=False),
                 name="tracker_live_completions",
             ),
             # The API's default order (newest first) and the list's (last changed first).
-            models.Index(fields=["is_deleted", "created_date", "id"], name="tracker_live_created"),
             models.Index(
-                fields=["is_deleted", "system_modstamp", "id"], name="tracker_live_modstamp"
+                fields=["created_date", "id"],
+                condition=Q(is_deleted=False),
+                name="tracker_live_created",
+            ),
+            models.Index(
+                fields=["system_modstamp", "id"],
+                condition=Q(is_deleted=False),
+                name="tracker_live_modstamp",
             ),
         ]
 

@@ -30,6 +30,28 @@ TARGETS = {
     "bulk removal of 10,000 (API + worker)": ("≤ 5 s", lambda r: r["p50"] <= 5000),
 }
 LOAD_TARGET = {"postgresql": 50_000, "sqlite": 25_000}
+ORDER = [
+    "overview (superuser)",
+    "overview (manager)",
+    "list first page (superuser)",
+    "list deep page, filtered (superuser)",
+    "list first page (rep)",
+    "list first page (manager)",
+    "CSV export",
+    "SOQL batch of 2,000",
+    "SOQL GROUP BY State",
+    "DRF page of 200",
+    "bulk removal of 10,000 (API + worker)",
+    "generate_trackers load rate",
+    "stock admin changelist, first page",
+    "stock admin changelist, deep page",
+    "plain DRF ModelViewSet, 200 rows",
+    "plain DRF ModelViewSet, deep page",
+]
+
+
+def _position(row: dict) -> int:
+    return ORDER.index(row["name"]) if row["name"] in ORDER else len(ORDER)
 
 
 def _ms(value: float | None) -> str:
@@ -84,7 +106,7 @@ def write_report(path: Path, runs: list[list[dict]], meta: dict) -> None:
             "| measurement | p50 | p95 | queries | raw p50 | ratio | target | met? | notes |",
             "|---|---:|---:|---:|---:|---:|---|---|---|",
         ]
-        for row in rows:
+        for row in sorted(rows, key=_position):
             target, met = _met(row, size)
             if row["name"] == "generate_trackers load rate":
                 when = "this run" if row["built_now"] else f"cached build of {row['built_at']}"
@@ -95,6 +117,8 @@ def write_report(path: Path, runs: list[list[dict]], meta: dict) -> None:
                 )
                 continue
             notes = [row.get("detail", "")]
+            if row.get("earlier_run"):
+                notes.append(f"from an earlier run ({row['earlier_run']})")
             if "vs_ours" in row:
                 notes.append(f"{row['vs_ours']:.1f}x ours")
             counts = queries[(row["name"], database)]
