@@ -37,7 +37,7 @@ serve: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo "Cadence Ops (gunicorn) on http://$(HOST):$(PORT)/  (health: http://$(HOST):$(PORT)/health/)"
 	@bash -c 'trap "kill 0" EXIT; \
-		$(PY) manage.py db_worker & \
+		$(PY) manage.py cadence_worker & \
 		$(PY) manage.py cadence_scheduler & \
 		HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c cadence_site/gunicorn.conf.py'
 
@@ -46,8 +46,9 @@ test: setup test-only
 test-only:
 	$(PY) -m pytest
 
+# The worker for the configured queue (db_worker, or rqworker with TASKS_BACKEND=rq).
 worker: migrate
-	$(PY) manage.py db_worker
+	$(PY) manage.py cadence_worker
 
 lint: setup
 	$(VENV)/bin/ruff check .

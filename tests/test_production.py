@@ -396,7 +396,7 @@ def test_make_serve_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path):
         )
         assert asset.status_code == 200
         running = " ".join(processes_in_group(make.pid))
-        for part in ("gunicorn", "manage.py db_worker", "manage.py cadence_scheduler"):
+        for part in ("gunicorn", "manage.py cadence_worker", "manage.py cadence_scheduler"):
             assert part in running, running
 
         os.killpg(make.pid, signal.SIGINT)

@@ -231,3 +231,38 @@ def test_a_bulk_removal_that_redis_refuses_gives_its_trackers_back(rep, rq_queue
             "pk", "state"
         )
     ) == {trackers[0].pk: "Paused", trackers[1].pk: "Running", trackers[2].pk: "Running"}
+
+
+# --------------------------------------------------------------------------- cadence_worker
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cadence_worker_runs_the_database_queue_by_default(rep):
+    """GIVEN the default queue and a bulk removal waiting in it, WHEN `cadence_worker
+    --once` runs, THEN it is db_worker that runs the job to the end."""
+    cadence = make_cadence(StepType.MAKE_A_CALL)
+    trackers = [running_tracker(owner=rep, cadence=cadence) for _ in range(3)]
+    job = lifecycle.start_bulk("remove", trackers, actor=rep, disposition="Bad Data")
+    out = io.StringIO()
+
+    call_command("cadence_worker", "--once", stdout=out)
+
+    assert "Queue: database (django_tasks_db.DatabaseBackend; db_worker)" in out.getvalue()
+    job.refresh_from_db()
+    assert (job.status, job.succeeded) == ("done", 3)
+    assert set(
+        ActionCadenceTracker.objects.filter(pk__in=[t.pk for t in trackers]).values_list(
+            "state", "completion_disposition"
+        )
+    ) == {("Complete", "Bad Data")}
+
+
+def test_cadence_worker_runs_rqworker_when_the_queue_is_redis(rq_queue):
+    """GIVEN TASKS_BACKEND=rq, WHEN `cadence_worker --once` runs, THEN it is RQ's worker
+    (in burst mode: it drains the queue and exits), not db_worker."""
+    done = manage("cadence_worker", "--once", TASKS_BACKEND="rq", REDIS_URL=REDIS_URL)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Queue: Redis (rqworker default)" in done.stdout
+    assert "Worker" in done.stderr + done.stdout  # RQ's own start and stop lines
+    assert "db_worker" not in done.stdout
