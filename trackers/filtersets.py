@@ -73,20 +73,27 @@ class UtcDateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
 
 
 class TrackerFilterSet(django_filters.FilterSet):
+    # Every filter tests the tracker's own columns or a single-valued relation, so none
+    # can repeat a row: no multiple-choice filter adds django-filter's default DISTINCT
+    # (which made the capped count a DISTINCT over every column: 221 ms for a rep's
+    # Running trackers at 1,000,000 on PostgreSQL).
     cadence = CadenceFilter(
         field_name="action_cadence",
         method="filter_cadence",
         to_field_name="sf_id",
         queryset=ActionCadence.objects.order_by("name"),
         label="Cadence",
+        distinct=False,
     )
     owner = SalesforceIdListFilter(method="filter_owner", label="Owner Id (user or queue)")
-    state = django_filters.MultipleChoiceFilter(choices=TrackerState.choices, label="State")
+    state = django_filters.MultipleChoiceFilter(
+        choices=TrackerState.choices, label="State", distinct=False
+    )
     completion_reason = django_filters.MultipleChoiceFilter(
-        choices=CompletionReason.choices, label="Completion reason"
+        choices=CompletionReason.choices, label="Completion reason", distinct=False
     )
     completion_disposition = django_filters.MultipleChoiceFilter(
-        choices=CompletionDisposition.choices, label="Disposition"
+        choices=CompletionDisposition.choices, label="Disposition", distinct=False
     )
     target_type = django_filters.ChoiceFilter(
         choices=[("Lead", "Lead"), ("Contact", "Contact")],
@@ -94,7 +101,7 @@ class TrackerFilterSet(django_filters.FilterSet):
         label="Target type",
     )
     related_to_attribution_type = django_filters.MultipleChoiceFilter(
-        choices=RelatedToAttributionType.choices, label="Attribution type"
+        choices=RelatedToAttributionType.choices, label="Attribution type", distinct=False
     )
     is_tracker_active = django_filters.BooleanFilter(label="Active")
     created = UtcDateTimeRangeFilter(field_name="created_date", label="Created between")

@@ -212,3 +212,26 @@ def test_a_cursor_from_another_ordering_is_refused(rep, seven):
     cursor = body["next"].split("cursor=")[1]
     response = client_for(rep).get("/api/trackers/", {"cursor": cursor, "ordering": "created_date"})
     assert response.status_code == 400
+
+
+def test_filters_add_no_distinct(rep, mix):
+    """Every filter tests the tracker's own columns or a single-valued relation, so no
+    row can repeat; django-filter's default DISTINCT on multiple-choice filters would
+    only make the capped count a DISTINCT over every column."""
+    from trackers.filtersets import TrackerFilterSet
+
+    cadence = mix["running"].action_cadence.sf_id
+    data = {
+        "cadence": [cadence],
+        "owner": rep.sf_id,
+        "state": ["Running", "Complete"],
+        "completion_reason": ["ManuallyRemoved"],
+        "completion_disposition": ["Bad Data"],
+        "related_to_attribution_type": ["Activation"],
+        "target_type": "Lead",
+        "is_tracker_active": "true",
+    }
+    filterset = TrackerFilterSet(data, queryset=ActionCadenceTracker.objects.all())
+    assert filterset.is_valid(), filterset.errors
+    assert not filterset.qs.query.distinct
+    assert "DISTINCT" not in str(filterset.qs.query)
