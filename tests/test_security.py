@@ -6,12 +6,10 @@ stack (middleware, forms, views) and the real database.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from datetime import timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
@@ -377,83 +375,3 @@ def test_the_api_docs_inline_config_carries_the_policy_nonce(admin_user):
     (nonce,) = set(page.nonces)
     assert f"'nonce-{nonce}'" in directives(response)["script-src"]
     assert f"'nonce-{nonce}'" in directives(response)["style-src"]
-
-
-# --------------------------------------------------------------------------- CSP in a browser
-
-CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing (CI=true: browser tests must run)")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # made one at a time, so Django's async-safety check is switched off (as in tests/e2e).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    from tests.e2e.conftest import CHROMIUM_ARGS
-
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    playwright.stop()
-
-
-VIOLATIONS_SCRIPT = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", e =>
-  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline")));
-"""
-
-
-@pytest.fixture
-def browser_org(transactional_db):
-    """Made before Chromium starts: once Playwright's event loop runs in this thread,
-    ORM calls would get a connection of their own that nothing closes."""
-    team = Team()
-    trackers = team.running(4)
-    lifecycle.remove_target(trackers[0], actor=team.owner, disposition="Success")
-    lifecycle.remove_target(trackers[1], actor=team.owner, disposition="Not Interested")
-    admin_user = UserFactory(username="csp_admin", is_staff=True, is_superuser=True)
-    return team, trackers, admin_user
-
-
-def test_the_dashboards_and_api_docs_work_under_the_policy(live_server, browser_org, chromium):
-    """In Chromium, with the policy enforced: no violation on any page, the charts
-    draw, the bars get their widths and Swagger UI renders the schema."""
-    team, trackers, admin_user = browser_org
-    context = chromium.new_context()
-    context.add_init_script(VIOLATIONS_SCRIPT)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}{LOGIN}")
-    page.get_by_label("Username").fill(admin_user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
-
-    page.wait_for_function("document.querySelector('#chart-reasons')?.width > 0")
-    meter = page.locator(".meter-fill").first
-    assert meter.evaluate("node => node.style.width") != ""
-    assert page.evaluate("window.__cspViolations") == []
-
-    page.goto(f"{live_server.url}/cadences/{team.cadence.sf_id}/")
-    bar = page.locator(".bar-cell .bar span").first
-    assert bar.evaluate("node => node.style.width").endswith("%")
-    assert page.evaluate("window.__cspViolations") == []
-
-    for path in ["/trackers/", f"/trackers/{trackers[2].sf_id}/", "/admin/"]:
-        page.goto(f"{live_server.url}{path}")
-        page.wait_for_load_state("load")
-        assert page.evaluate("window.__cspViolations") == [], path
-
-    page.goto(f"{live_server.url}/api/docs/")
-    page.locator(".swagger-ui .info .title").wait_for()
-    assert "Cadence Ops API" in page.locator(".swagger-ui .info .title").inner_text()
-    assert page.evaluate("window.__cspViolations") == []
-    context.close()
