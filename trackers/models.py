@@ -478,7 +478,6 @@ class ActionCadenceTracker(SObject):
         indexes = [
             models.Index(fields=["action_cadence", "state"], name="tracker_cadence_state"),
             models.Index(fields=["owner_user", "state"], name="tracker_owner_state"),
-            models.Index(fields=["state", "completion_reason"], name="tracker_state_reason"),
             models.Index(fields=["system_modstamp"], name="tracker_modstamp"),
             # Lists sort by LastModifiedDate then Id (newest first): a page reads the top.
             models.Index(fields=["last_modified_date", "id"], name="tracker_modified_id"),
@@ -496,7 +495,9 @@ class ActionCadenceTracker(SObject):
                 name="tracker_live_cadence_state",
             ),
             # The period's completions by (cadence, CompletionReason, CompletionDisposition),
-            # and COUNTs by State (SOQL's totalSize).
+            # and COUNTs by State (SOQL's totalSize, GROUP BY State). It replaces
+            # tracker_state_reason, which SQLite preferred for State lookups and then read
+            # every row for is_deleted (0.7 s instead of 0.13 s at 1M).
             models.Index(
                 fields=[
                     "state",

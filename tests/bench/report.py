@@ -86,6 +86,7 @@ def write_report(path: Path, runs: list[list[dict]], meta: dict) -> None:
         "every run, the analysis below them is not.",
         "",
         f"- date: {meta['date']}; commit: `{meta['commit']}`; whole run: {meta['elapsed_min']} min",
+        "- a *run* note says which of several runs measured a row (the analysis describes them)",
         f"- machine: {meta['machine']}; load average at the end: {meta['loadavg']}",
         "- times are milliseconds, p50 and p95 over repeated runs after a warm-up; *raw* is "
         "the lower bound (SQL computing the same answer, run through the driver's cursor); "
@@ -117,8 +118,8 @@ def write_report(path: Path, runs: list[list[dict]], meta: dict) -> None:
                 )
                 continue
             notes = [row.get("detail", "")]
-            if row.get("earlier_run"):
-                notes.append(f"from an earlier run ({row['earlier_run']})")
+            if row.get("run"):
+                notes.append(row["run"])
             if "vs_ours" in row:
                 notes.append(f"{row['vs_ours']:.1f}x ours")
             counts = queries[(row["name"], database)]

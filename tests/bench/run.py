@@ -75,8 +75,6 @@ def main() -> None:
             rows = json.loads(out.read_text())
             names = {row["name"] for row in rows}
             kept = [row for row in earlier if row["name"] not in names and "rate" not in row]
-            for row in kept:
-                row.setdefault("earlier_run", "not re-measured with --only")
             rows = kept + rows
             rows.append(
                 {
@@ -104,7 +102,7 @@ def main() -> None:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
             f"{platform.python_implementation()} {platform.python_version()}, "
             f"{platform.system()} {platform.release()}",
-            "elapsed_min": round(elapsed / 60, 1),
+            "elapsed_min": "-" if args.report_only else round(elapsed / 60, 1),
             "loadavg": " ".join(f"{value:.2f}" for value in os.getloadavg()),
         }
         write_report(ROOT / "BENCHMARKS.md", [json.loads(Path(p).read_text()) for p in runs], meta)

@@ -222,6 +222,7 @@ class Bench:
         if row.get("raw_p50"):
             row["ratio"] = row["p50"] / row["raw_p50"]
         row["loadavg"] = os.getloadavg()[0]
+        row["run"] = os.environ.get("BENCH_RUN_LABEL", "")
         self.rows.append(row)
         shown = {k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}
         print(json.dumps(shown), flush=True)
