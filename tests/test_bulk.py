@@ -493,3 +493,33 @@ def test_start_bulk_handles_more_ids_than_one_sql_statement_can_bind(rep, team, 
     job = start_removal(team, rep)
     assert job.total == 4 and len(job.errors) == 3
     assert set(states(team["eligible"]).values()) == {"Processing"}
+
+
+@pytest.mark.django_db
+def test_recovery_marks_the_dead_workers_task_failed(rep, team, settings):
+    """A worker took the job's task and died: the task row stays RUNNING (the database
+    queue has no reaper). Recovery restores the trackers and marks that task FAILED with
+    the reason; tasks of live jobs are left alone."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.CADENCE_PROCESSING_TIMEOUT_SECONDS = 600
+    job = start_removal(team, rep)
+    DBTaskResult.objects.filter(pk=job.task_id).update(status="RUNNING", worker_ids=["gone"])
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    BulkJob.objects.filter(pk=job.pk).update(created_at=long_ago, status="running")
+
+    assert lifecycle.recover_stuck_jobs() == 4
+
+    task = DBTaskResult.objects.get(pk=job.task_id)
+    assert (task.status, task.exception_class_path) == (
+        "FAILED",
+        "trackers.lifecycle.WorkerDied",
+    )
+    assert task.finished_at is not None
+    assert "stopped before finishing" in task.traceback
+    # The queue's own API reads it back as a failure with that exception.
+    from trackers import tasks
+
+    result = tasks.run_bulk_job.get_backend().get_result(job.task_id)
+    assert result.status == "FAILED"
+    assert result.errors[-1].exception_class is lifecycle.WorkerDied

@@ -134,9 +134,12 @@ def test_a_worker_killed_mid_removal_loses_no_tracker(rep, workers):
     assert job.status == "failed"
     assert (job.succeeded, job.failed) == (len(finished), len(restored))
     assert "the worker stopped before finishing" in job.errors[-1]["message"]
-    # The dead worker's task is never run again: its job is over.
+    # The dead worker's task is never run again: its job is over, and its record says
+    # the worker died instead of staying RUNNING for ever.
     task.refresh_from_db()
-    assert (task.status, task.worker_ids) == ("RUNNING", ["doomed"])
+    assert (task.status, task.worker_ids) == ("FAILED", ["doomed"])
+    assert task.exception_class_path == "trackers.lifecycle.WorkerDied"
+    assert f"bulk job {job.pk}" in task.traceback
     assert set(DBTaskResult.objects.exclude(pk=task.pk).values_list("status", flat=True)) == {
         "SUCCESSFUL"
     }

@@ -1383,4 +1383,33 @@ def recover_stuck_jobs(now: dt.datetime | None = None) -> int:
     ).filter(status__in=(BulkJobStatus.QUEUED, BulkJobStatus.RUNNING), last_sign__lt=cutoff)
     for job in stuck:
         restored += restore_processing(job, reason="the worker stopped before finishing")
+        _close_dead_task(job)
     return restored
+
+
+class WorkerDied(Exception):
+    """What a bulk job's task record says when its worker stopped mid-job."""
+
+
+def _close_dead_task(job: BulkJob) -> None:
+    """A killed database-queue worker leaves its task RUNNING for ever (django-tasks-db
+    has no reaper); mark it FAILED, so the queue's records say what happened. RQ's own
+    jobs are not in this table, so their ids match nothing here."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    if not job.task_id:
+        return
+    try:
+        uuid.UUID(str(job.task_id))
+    except ValueError:
+        return
+    DBTaskResult.objects.filter(pk=job.task_id, status=TaskResultStatus.RUNNING).update(
+        status=TaskResultStatus.FAILED,
+        finished_at=timezone.now(),
+        exception_class_path=f"{WorkerDied.__module__}.{WorkerDied.__qualname__}",
+        traceback=(
+            f"{WorkerDied.__qualname__}: the worker stopped before finishing bulk job "
+            f"{job.pk}; its trackers were restored by the recovery job."
+        ),
+    )
