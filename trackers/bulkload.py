@@ -23,7 +23,6 @@ import os
 import random
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -640,26 +639,18 @@ class BulkTrackerWriter:
             tracker_pk,
             step_pk,
         )
-        # The next batch is made in a second thread while this one writes the last: the
-        # database's own work (SQLite's B-tree inserts, PostgreSQL's server process)
-        # runs without the GIL, so making and writing overlap. One worker, so batches
-        # are still made in order and a seed still gives the same data.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-batches") as maker:
-            pending = maker.submit(next, batches, None)
-            while (made := pending.result()) is not None:
-                pending = maker.submit(next, batches, None)
-                flags, batch = made
-                with transaction.atomic():
-                    self.trackers.write(batch.trackers)
-                    self.step_trackers.write(batch.step_trackers)
-                    if self.change_events:
-                        self.events.write(batch.events)
-                counts.trackers += len(flags)
-                counts.active += sum(flags)
-                counts.step_trackers += len(batch.step_trackers)
-                counts.change_events += len(batch.events)
-                if on_batch is not None:
-                    on_batch(counts)
+        for flags, batch in batches:
+            with transaction.atomic():
+                self.trackers.write(batch.trackers)
+                self.step_trackers.write(batch.step_trackers)
+                if self.change_events:
+                    self.events.write(batch.events)
+            counts.trackers += len(flags)
+            counts.active += sum(flags)
+            counts.step_trackers += len(batch.step_trackers)
+            counts.change_events += len(batch.events)
+            if on_batch is not None:
+                on_batch(counts)
         reset_sequences(ActionCadenceTracker, ActionCadenceStepTracker)
         return counts
 
@@ -674,8 +665,7 @@ class BulkTrackerWriter:
         tracker_pk: int,
         step_pk: int,
     ) -> Iterator[tuple[list[bool], _Batch]]:
-        """(active flags, rows) for each batch in turn. Runs in another thread: it must
-        not touch the database (that thread would get a connection of its own)."""
+        """(active flags, rows) for each batch in turn."""
         converted = itertools.cycle(converted_leads) if converted_leads else None
         active_targets = iter(active_targets)
         remaining, remaining_active = total, active

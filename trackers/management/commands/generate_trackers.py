@@ -228,7 +228,7 @@ class Command(BaseCommand):
     def _tune_connection(self) -> None:
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
-                # A big page cache (1 GB) keeps the random sf_id indexes in memory as they grow.
+                # A big page cache (1 GB) keeps the indexes in memory as they grow.
                 cursor.execute("PRAGMA cache_size = -1048576")
 
     def _analyze(self) -> None:
