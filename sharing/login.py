@@ -71,6 +71,53 @@ def lockout_remaining(username: str, ip: str, now: datetime | None = None) -> ti
     return locked_until - now if locked_until else None
 
 
+def claim_attempt(username: str, ip: str) -> timedelta | None:
+    """Count a login attempt *before* its password is checked; returns how long the
+    pair is locked out if it may not try at all.
+
+    Counting first is what holds the limit against attempts sent in parallel: each
+    takes the pair's row lock in turn, so once LOGIN_FAILURE_LIMIT attempts are
+    counted (finished or still in flight) the next is refused without a password
+    check. A successful login clears the count (``clear``); a failed one keeps it
+    and locks the pair when the limit is reached (``confirm_failure``).
+    """
+    key = _key(username)
+    try:
+        remaining = _claim(key, ip)
+    except IntegrityError:
+        # Another process created this pair's row at the same moment; go through its lock.
+        remaining = _claim(key, ip)
+    _forget_stale()
+    return remaining
+
+
+@transaction.atomic
+def _claim(key: str, ip: str) -> timedelta | None:
+    now = timezone.now()
+    attempt = _locked_attempt(key, ip, now)
+    if attempt.locked_until is not None and attempt.locked_until > now:
+        return attempt.locked_until - now
+    if attempt.failures >= settings.LOGIN_FAILURE_LIMIT:
+        attempt.locked_until = now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+        attempt.save()
+        return attempt.locked_until - now
+    attempt.failures += 1
+    attempt.last_failure_at = now
+    attempt.save()
+    return None
+
+
+def confirm_failure(username: str, ip: str) -> None:
+    """A claimed attempt failed: lock the pair out once its count reached the limit."""
+    now = timezone.now()
+    LoginAttempt.objects.filter(
+        username=_key(username),
+        ip_address=ip,
+        failures__gte=settings.LOGIN_FAILURE_LIMIT,
+        locked_until__isnull=True,
+    ).update(locked_until=now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS))
+
+
 def record_failure(username: str, ip: str) -> None:
     """Count one failed login; lock the pair out when it reaches the limit."""
     try:
@@ -79,30 +126,44 @@ def record_failure(username: str, ip: str) -> None:
         # Another process recorded this pair's first failure at the same moment;
         # its row exists now, so this time the count goes through the row lock.
         _record_failure(_key(username), ip)
+    _forget_stale()
 
 
-@transaction.atomic
-def _record_failure(key: str, ip: str) -> None:
-    now = timezone.now()
+def _locked_attempt(key: str, ip: str, now: datetime) -> LoginAttempt:
+    """The pair's row under its lock (a new one, unsaved, for a first attempt), its
+    count started afresh when the window or a served lockout is over."""
     window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-    lockout = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
     attempt = LoginAttempt.objects.select_for_update().filter(username=key, ip_address=ip).first()
     if attempt is None:
         attempt = LoginAttempt(username=key, ip_address=ip, window_started_at=now)
     elif attempt.window_started_at <= now - window or (
         attempt.locked_until is not None and attempt.locked_until <= now
     ):
-        # The window (or a served lockout) is over: start counting afresh.
         attempt.failures = 0
         attempt.window_started_at = now
         attempt.locked_until = None
+    return attempt
+
+
+@transaction.atomic
+def _record_failure(key: str, ip: str) -> None:
+    now = timezone.now()
+    attempt = _locked_attempt(key, ip, now)
     attempt.failures += 1
     attempt.last_failure_at = now
     if attempt.failures >= settings.LOGIN_FAILURE_LIMIT:
-        attempt.locked_until = now + lockout
+        attempt.locked_until = now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
     attempt.save()
-    # Forget pairs that have been quiet longer than any window or lockout.
-    stale = now - max(window, lockout)
+
+
+def _forget_stale() -> None:
+    """Forget pairs quiet longer than any window or lockout. Run after the pair's own
+    transaction, holding no row lock: inside it, two failing pairs could each wait
+    for the other's locked row (a deadlock on PostgreSQL)."""
+    now = timezone.now()
+    stale = now - timedelta(
+        seconds=max(settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.LOGIN_LOCKOUT_SECONDS)
+    )
     LoginAttempt.objects.filter(last_failure_at__lt=stale).filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     ).delete()
@@ -120,20 +181,22 @@ def locked_out_error(remaining: timedelta) -> ValidationError:
 
 class ThrottledLoginMixin:
     """Refuses a locked-out (username, address) pair before checking any password,
-    counts failed logins and clears the count on success."""
+    counts every attempt before its check and clears the count on success."""
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request)
         if username:
-            remaining = lockout_remaining(username, ip)
+            # Counted before the password is checked, so parallel attempts can't
+            # all slip in under the limit.
+            remaining = claim_attempt(username, ip)
             if remaining:
                 raise locked_out_error(remaining)
         try:
             cleaned = super().clean()
         except ValidationError as error:
             if username and any(e.code == "invalid_login" for e in error.error_list):
-                record_failure(username, ip)
+                confirm_failure(username, ip)
             raise
         if self.get_user() is not None:
             clear(username, ip)

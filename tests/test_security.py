@@ -17,7 +17,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from sharing.login import LOCKED_OUT_MESSAGE, record_failure
+from sharing.login import LOCKED_OUT_MESSAGE, claim_attempt, record_failure
 from sharing.models import ApiToken, LoginAttempt
 from tests.dashboards.team import Team
 from tests.factories import UserFactory
@@ -176,6 +176,42 @@ def test_simultaneous_failures_from_many_processes_are_all_counted(transactional
     row = LoginAttempt.objects.get()
     assert row.failures == workers
     assert row.locked_until is not None
+
+
+def test_attempts_still_in_flight_count_against_the_limit(db, settings):
+    """Attempts are counted before their password is checked: with five claimed and
+    none finished yet (a burst sent in parallel), the sixth is refused unchecked."""
+    settings.LOGIN_FAILURE_LIMIT = 5
+    allowed = [claim_attempt("rep_owner", "10.0.0.9") is None for _ in range(5)]
+    assert allowed == [True] * 5
+    refused = claim_attempt("rep_owner", "10.0.0.9")
+    assert refused is not None and refused.total_seconds() > 0
+    # Another address is counted on its own.
+    assert claim_attempt("rep_owner", "10.0.0.10") is None
+
+
+@pytest.mark.postgres
+def test_a_parallel_burst_gets_no_more_password_checks_than_the_limit(transactional_db):
+    """Twenty attempts for one pair arrive at the same instant: exactly the limit
+    (five) may check a password; the rest are refused before any check."""
+    workers = 20
+    start = threading.Barrier(workers)
+    outcomes: list[bool] = []
+
+    def try_once() -> None:
+        start.wait()
+        try:
+            outcomes.append(claim_attempt("rep_owner", "10.0.0.2") is None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=try_once) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [False] * (workers - 5) + [True] * 5
+    assert LoginAttempt.objects.get().locked_until is not None
 
 
 # --------------------------------------------------------------------------- enumeration
