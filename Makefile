@@ -26,7 +26,7 @@ demo: migrate
 run: demo
 	@echo "Cadence Ops on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@bash -c 'trap "kill 0" EXIT; \
-		$(PY) manage.py db_worker --no-startup-delay & \
+		$(PY) manage.py cadence_worker & \
 		$(PY) manage.py cadence_scheduler & \
 		$(PY) manage.py runserver --noreload $(HOST):$(PORT)'
 
