@@ -598,6 +598,9 @@ class Importer:
                 continue
             raw = record[column]
             name = found.spec.name
+            if isinstance(raw, (list, dict)):  # JSON: a field holds one value, never several
+                errors.append((name, f"expected a single value, got {type(raw).__name__}"))
+                continue
             if cells.is_null(raw):
                 if found.kind == "id" or found.defaulted:
                     continue

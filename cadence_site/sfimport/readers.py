@@ -48,7 +48,19 @@ class SourceFile:
             columns = self.columns
             width = len(columns)
             start = reader.line_num + 1
-            for row in reader:
+            rows = iter(reader)
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    return
+                except UnicodeDecodeError as error:
+                    raise SourceError(
+                        f"{self.name}: not UTF-8 text after line {reader.line_num} "
+                        f"({error.reason}); save it as UTF-8 and try again."
+                    ) from None
+                except csv.Error as error:
+                    raise SourceError(f"{self.name}:{reader.line_num}: {error}.") from None
                 line, start = start, reader.line_num + 1
                 if not row or row == [""]:  # a blank line between records
                     continue
@@ -141,7 +153,11 @@ def _open_csv(name: str, opener: Any, object_name: str | None) -> SourceFile:
         if column.lower() in seen:
             raise SourceError(f"{name}: the column {column} appears twice in the header.")
         seen.add(column.lower())
-    return SourceFile(name=name, sobject=sobject, columns=columns, unit="line", _opener=text)
+    source = SourceFile(name=name, sobject=sobject, columns=columns, unit="line", _opener=text)
+    # One pass now (the count is needed anyway): a file that is not UTF-8 or not CSV
+    # further down is refused whole, before anything is imported or previewed.
+    source.count()
+    return source
 
 
 def _open_json(name: str, opener: Any, object_name: str | None) -> SourceFile:

@@ -50,3 +50,14 @@ def run_command(*args: str) -> Run:
 def imported_org(db) -> Run:
     """The whole fixture org, files given children first."""
     return run_command(*org_files())
+
+
+def not_utf8_further_down(csv_bytes: bytes) -> bytes:
+    """The file's header and rows, its rows again until it is well past the first
+    block a reader decodes (64 KB), then a Latin-1 "José": a file that goes wrong far
+    from its start."""
+    lines = csv_bytes.rstrip(b"\r\n").split(b"\r\n")
+    body = b"\r\n".join(lines[1:])
+    repeats = 64 * 1024 // max(len(body), 1) + 2
+    bad = lines[1].replace(b",", b",Jos\xe9", 1)
+    return b"\r\n".join([lines[0]] + [body] * repeats + [bad]) + b"\r\n"

@@ -11,7 +11,7 @@ from django.test import Client
 
 from cadence_site.sfimport import admin_views
 from tests.factories import UserFactory
-from tests.sfimport.conftest import FIXTURES, ORG
+from tests.sfimport.conftest import FIXTURES, ORG, not_utf8_further_down
 from trackers.models import ActionCadenceTracker, Lead
 
 URL = "/admin/import-salesforce/"
@@ -130,3 +130,15 @@ def test_uploads_never_confirmed_are_removed_after_a_day(superuser_client):
     os.utime(forgotten, (day_old, day_old))
     superuser_client.post(URL, {"files": [upload(ORG / "Contact.csv")]})
     assert not os.path.exists(forgotten)
+
+
+def test_a_file_not_utf8_further_down_is_refused_on_upload(superuser_client):
+    """Not a 500: the upload form says the file is not UTF-8, and nothing is kept."""
+    good = (ORG / "Lead.csv").read_bytes()
+    body = not_utf8_further_down(good)
+    response = superuser_client.post(
+        URL, {"files": [SimpleUploadedFile("Lead.csv", body, content_type="text/csv")]}
+    )
+    assert response.status_code == 200
+    assert "not UTF-8 text after line" in response.content.decode()
+    assert not Lead.objects.exists()

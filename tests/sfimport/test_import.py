@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from sharing.models import ActionCadenceTrackerShare, Group, GroupMember, User, UserRole
-from tests.sfimport.conftest import FIXTURES, ORG, org_files, run_command
+from tests.sfimport.conftest import FIXTURES, ORG, not_utf8_further_down, org_files, run_command
 from trackers.models import (
     ActionCadence,
     ActionCadenceStep,
@@ -292,6 +292,22 @@ def test_json_errors_name_the_record(db, tmp_path):
     )
 
 
+def test_a_json_field_holding_a_list_is_a_row_error(db, tmp_path):
+    """A field is one value: a list is the row's error, not a crash (an id column
+    holding one failed with TypeError)."""
+    page = tmp_path / "page.json"
+    page.write_text(
+        '{"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Lead"}, '
+        '"Id": "00QImpLeadJs009", "LastName": "X", "Company": "Y", '
+        '"CreatedById": ["005000000000001", "005000000000002"]}]}',
+        encoding="utf-8",
+    )
+    assert run_command(str(page)).stderr.startswith(
+        "page.json:record 1:CreatedById: expected a single value, got list"
+    )
+    assert not Lead.objects.exists()
+
+
 def test_the_object_comes_from_the_file_name_or_the_option(db, tmp_path):
     anonymous = tmp_path / "export.csv"
     shutil.copy(ORG / "Lead.csv", anonymous)
@@ -314,3 +330,14 @@ def test_progress_bar_only_on_a_terminal(db):
     call_command("import_salesforce", str(ORG / "Contact.csv"), stdout=terminal)
     assert "\rContact.csv [" in terminal.getvalue()
     assert "1/1" in terminal.getvalue()
+
+
+def test_bytes_that_are_not_utf8_further_down_refuse_the_whole_file(db, tmp_path):
+    """A valid header and first rows, then a Latin-1 "José" on a later line (an Excel
+    export): the file is refused whole, naming where, and nothing is imported."""
+    good = (ORG / "Lead.csv").read_bytes()
+    bad = tmp_path / "Lead.csv"
+    bad.write_bytes(not_utf8_further_down(good))
+    with pytest.raises(CommandError, match=r"Lead\.csv: not UTF-8 text after line \d+"):
+        run_command(str(bad))
+    assert not Lead.objects.exists()
