@@ -224,7 +224,7 @@ if TASKS_BACKEND == "django_tasks_rq.RQBackend":
             "URL": os.environ["REDIS_URL"],
             # RQ's default (180 s) would kill a long bulk job; the job restores what it
             # had not finished, but it should not be cut short in the first place.
-            "DEFAULT_TIMEOUT": int(os.environ.get("RQ_JOB_TIMEOUT_SECONDS", "3600")),
+            "DEFAULT_TIMEOUT": env_int("RQ_JOB_TIMEOUT_SECONDS", 3600),
         }
     }
     # Workers run django-tasks' jobs with its Job class, so `manage.py rqworker default`
@@ -237,6 +237,13 @@ CADENCE_ACTIVE_TRACKER_LIMIT = env_int("CADENCE_ACTIVE_TRACKER_LIMIT", 150000)
 CADENCE_RECYCLE_BIN_DAYS = env_int("CADENCE_RECYCLE_BIN_DAYS", 15)
 # A bulk job whose trackers are still Processing after this long is presumed dead.
 CADENCE_PROCESSING_TIMEOUT_SECONDS = env_int("CADENCE_PROCESSING_TIMEOUT_SECONDS", 600)
+# Trackers a bulk job finishes per transaction (and per heartbeat).
+CADENCE_BULK_CHUNK_SIZE = env_int("CADENCE_BULK_CHUNK_SIZE", 500)
+if CADENCE_BULK_CHUNK_SIZE < 1:
+    # 0 would finish no tracker and call the job done, leaving them all in Processing.
+    raise ImproperlyConfigured(
+        f"CADENCE_BULK_CHUNK_SIZE={CADENCE_BULK_CHUNK_SIZE}: must be at least 1."
+    )
 
 # Sharing recalculations over more trackers than this run on a worker, not in the request.
 SHARING_INLINE_RECALC_MAX_TRACKERS = env_int("SHARING_INLINE_RECALC_MAX_TRACKERS", 20000)

@@ -88,6 +88,11 @@ def test_the_rq_configuration_passes_the_system_checks_and_has_its_worker_comman
     ("env", "message"),
     [
         ({"TASKS_BACKEND": "rq"}, "TASKS_BACKEND=rq needs REDIS_URL, e.g. redis://"),
+        ({"CADENCE_BULK_CHUNK_SIZE": "0"}, "CADENCE_BULK_CHUNK_SIZE=0: must be at least 1."),
+        (
+            {"CADENCE_BULK_CHUNK_SIZE": "lots"},
+            "CADENCE_BULK_CHUNK_SIZE='lots': expected a whole number.",
+        ),
         (
             {"TASKS_BACKEND": "celery"},
             "Unknown TASKS_BACKEND 'celery': use 'database' (django_tasks_db.DatabaseBackend) "

@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 MAX_DAISY_CHAIN_ITERATION = 10
 # Trackers a bulk job finishes per transaction.
-BULK_CHUNK_SIZE = int(os.environ.get("CADENCE_BULK_CHUNK_SIZE", "500"))
+BULK_CHUNK_SIZE = settings.CADENCE_BULK_CHUNK_SIZE
 
 # Where a rep may remove a target from: any active state but Processing (a job owns
 # those), and Error (removing a broken tracker is how reps clean up).
