@@ -868,6 +868,15 @@ class Importer:
     def _insert(self, plan: _Plan, rows: list[_Row]) -> list[_Row]:
         if not rows:
             return []
+        if connection.vendor == "postgresql":
+            # Explicit keys from MAX(id) + 1 hold only while nobody else inserts: other
+            # writers wait for this import's commit (readers do not). SQLite's write
+            # transaction already keeps every other writer out.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"LOCK TABLE {connection.ops.quote_name(plan.model._meta.db_table)} "
+                    "IN SHARE ROW EXCLUSIVE MODE"
+                )
         first = next_id(plan.model)
         missing_ids = [row for row in rows if not row.sf_id]
         for row, new in zip(missing_ids, _new_ids(plan, len(missing_ids)), strict=True):

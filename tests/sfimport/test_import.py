@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from sharing.models import ActionCadenceTrackerShare, Group, GroupMember, User, UserRole
 from tests.sfimport.conftest import FIXTURES, ORG, not_utf8_further_down, org_files, run_command
@@ -341,3 +342,58 @@ def test_bytes_that_are_not_utf8_further_down_refuse_the_whole_file(db, tmp_path
     with pytest.raises(CommandError, match=r"Lead\.csv: not UTF-8 text after line \d+"):
         run_command(str(bad))
     assert not Lead.objects.exists()
+
+
+@pytest.mark.postgres
+def test_a_lead_saved_during_an_import_waits_for_it_instead_of_taking_its_key(
+    transactional_db, monkeypatch
+):
+    """The importer gives new rows explicit keys from MAX(id) + 1. A lead saved by a
+    web request while the import's rows are written but not committed would take the
+    same key from the sequence; it waits for the import's commit instead, then gets
+    a key of its own."""
+    import threading
+
+    from cadence_site.sfimport import importer
+    from tests.factories import LeadFactory
+
+    written, go = threading.Event(), threading.Event()
+    real_reset = importer.reset_sequences
+
+    def pause_then_reset(*models):
+        if models[0] is Lead:
+            written.set()
+            assert go.wait(30)
+        real_reset(*models)
+
+    monkeypatch.setattr(importer, "reset_sequences", pause_then_reset)
+    outcome: dict = {}
+
+    def import_leads():
+        try:
+            outcome["import"] = run_command(str(ORG / "Lead.csv"))
+        finally:
+            connection.close()
+
+    def save_a_lead():
+        try:
+            outcome["lead"] = LeadFactory().pk
+        except Exception as error:  # the test reports what went wrong
+            outcome["lead"] = error
+        finally:
+            connection.close()
+
+    importing = threading.Thread(target=import_leads)
+    importing.start()
+    assert written.wait(30)
+    saving = threading.Thread(target=save_a_lead)
+    saving.start()
+    saving.join(1.0)
+    assert saving.is_alive(), "the lead was saved while the import held its keys"
+    go.set()
+    importing.join(30)
+    saving.join(30)
+
+    assert isinstance(outcome["lead"], int), outcome["lead"]
+    assert "Lead: 3 created" in outcome["import"].stdout
+    assert Lead.objects.count() == 4
