@@ -490,7 +490,11 @@ class ActionCadenceTracker(SObject):
             # can match only against an index's own WHERE (a NOT is no index term).
             # The Overview's counts by (cadence, State), and SOQL's GROUP BY State.
             models.Index(
-                fields=["action_cadence", "state"],
+                # The Overview's counts by (cadence, State) from the index alone, and the
+                # list filtered by cadence and State in its default order (SystemModstamp,
+                # Id) without walking the whole modstamp index: a cadence with no Running
+                # trackers took 2.3 s for a rep at 1,000,000 on PostgreSQL.
+                fields=["action_cadence", "state", "system_modstamp", "id"],
                 condition=Q(is_deleted=False),
                 name="tracker_live_cadence_state",
             ),
