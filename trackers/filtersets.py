@@ -116,8 +116,7 @@ class TrackerFilterSet(django_filters.FilterSet):
     def filter_cadence(self, queryset, name, value: list[ActionCadence]):
         # The choices are looked up by Id (to_field_name); compare by the integer key.
         # The field's validation has fetched the cadences already: their keys go in as
-        # literals, not as a subquery, so the planner can use its statistics on them
-        # (with a subquery it walked a whole index for a cadence with no Running ones).
+        # literals, not as a subquery, so the planner can use its statistics on them.
         return queryset.filter(action_cadence_id__in=[c.pk for c in value]) if value else queryset
 
     def filter_owner(self, queryset, name, value):
