@@ -32,6 +32,26 @@ def admin_user(db):
     return UserFactory(username="admin", is_staff=True, is_superuser=True)
 
 
+@pytest.fixture
+def workers(tmp_path):
+    """Start real ``manage.py db_worker`` processes (tests.workers.Worker); whatever is left
+    is stopped afterwards (before pytest-django flushes the database under them)."""
+    from tests.workers import Worker
+
+    started: list[Worker] = []
+
+    def start(worker_id: str, *args: str, **env: str) -> Worker:
+        worker = Worker(worker_id, tmp_path, *args, **env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait(10)
+
+
 def pytest_collection_modifyitems(config, items):
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
     skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")

@@ -26,7 +26,7 @@ from tests.factories import (
     make_cadence,
     running_tracker,
 )
-from tests.workers import Worker, wait_until
+from tests.workers import wait_until
 from trackers import lifecycle, tasks
 from trackers.choices import CompletionDisposition, StepType
 from trackers.models import ActionCadenceTracker, ActionCadenceTrackerChangeEvent, BulkJob
@@ -248,24 +248,6 @@ def test_two_assigns_of_the_same_lead_at_once_start_only_one_tracker(rep):
 
 
 # --------------------------------------------------------------------------- two workers
-
-
-@pytest.fixture
-def workers(tmp_path):
-    """Start real ``manage.py db_worker`` processes; whatever is left is stopped afterwards
-    (before pytest-django flushes the database under them)."""
-    started: list[Worker] = []
-
-    def start(worker_id: str, *args: str, **env: str) -> Worker:
-        worker = Worker(worker_id, tmp_path, *args, **env)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait(10)
 
 
 def test_two_db_workers_drain_one_queue_and_run_every_task_exactly_once(rep, workers):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.factories import make_cadence, running_tracker
-from tests.workers import Worker, wait_until
+from tests.workers import wait_until
 from trackers import lifecycle
 from trackers.choices import StepType
 from trackers.models import (
@@ -30,22 +30,6 @@ from trackers.models import (
 )
 
 Events = ActionCadenceTrackerChangeEvent.objects
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started: list[Worker] = []
-
-    def start(worker_id: str, *args: str, **env: str) -> Worker:
-        worker = Worker(worker_id, tmp_path, *args, **env)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait(10)
 
 
 @pytest.mark.postgres

@@ -8,26 +8,12 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from cadence_site.sfimport import importer
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ORG = FIXTURES / "org"
 # Parents before children, as an import resolves them; the tests pass them reversed.
-ORG_ORDER = [
-    "UserRole",
-    "User",
-    "Group",
-    "GroupMember",
-    "Lead",
-    "Contact",
-    "Opportunity",
-    "Invoice",
-    "ActionCadence",
-    "ActionCadenceStep",
-    "ActionCadenceRule",
-    "ActionCadenceTracker",
-    "ActionCadenceStepTracker",
-    "ActionCadenceTrackerOwnerSharingRule",
-    "ActionCadenceTrackerShare",
-]
+ORG_ORDER = list(importer.ORDER)
 
 
 def org_files(reverse: bool = True) -> list[str]:
