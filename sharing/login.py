@@ -60,17 +60,6 @@ def _key(username: str) -> str:
     return username.strip().lower()[:150]
 
 
-def lockout_remaining(username: str, ip: str, now: datetime | None = None) -> timedelta | None:
-    """How long this username is still locked out from this address, or None."""
-    now = now or timezone.now()
-    locked_until = (
-        LoginAttempt.objects.filter(username=_key(username), ip_address=ip, locked_until__gt=now)
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-    return locked_until - now if locked_until else None
-
-
 def claim_attempt(username: str, ip: str) -> timedelta | None:
     """Count a login attempt *before* its password is checked; returns how long the
     pair is locked out if it may not try at all.
