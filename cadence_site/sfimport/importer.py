@@ -328,6 +328,7 @@ class _Row:
     merged: dict[str, Any] = field(default_factory=dict)
     deferred: list[tuple[str, str, str, str]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    active_delta: int = 0  # what writing it adds to the org's count of active trackers
 
 
 class _OneAtATime:
@@ -838,7 +839,8 @@ class Importer:
                     self._error(row.location, name, message)
                 counts.skipped += 1
                 continue
-            self._active += int(is_active) - int(was_active)
+            row.active_delta = int(is_active) - int(was_active)
+            self._active += row.active_delta
             accepted.append(row)
         return accepted
 
@@ -927,7 +929,7 @@ class Importer:
                 name, message = _explain(plan, error)
                 self._error(row.location, name, message)
                 if plan.name == "ActionCadenceTracker":
-                    self._active -= int(row.merged["state"] in ACTIVE)
+                    self._active -= row.active_delta
             else:
                 written.append(row)
         return written

@@ -397,3 +397,59 @@ def test_a_lead_saved_during_an_import_waits_for_it_instead_of_taking_its_key(
     assert isinstance(outcome["lead"], int), outcome["lead"]
     assert "Lead: 3 created" in outcome["import"].stdout
     assert Lead.objects.count() == 4
+
+
+def _refuse_updates_of(sf_id: str) -> None:
+    """The database refuses every update of this tracker (a trigger), as it would a
+    row that breaks a rule the importer does not check itself."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_tracker_update() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_tracker_update BEFORE UPDATE ON "
+                "trackers_actioncadencetracker FOR EACH ROW WHEN (OLD.sf_id = %s) "
+                "EXECUTE FUNCTION refuse_tracker_update()",
+                [sf_id],
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER refuse_tracker_update BEFORE UPDATE ON "
+                f"trackers_actioncadencetracker WHEN OLD.sf_id = '{sf_id}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "7CTImpTrkRun001,Running,,2",  # stays active
+        "7CTImpTrkRun001,Complete,NoMoreSteps,1",  # finishes
+    ],
+    ids=["stays-active", "completes"],
+)
+def test_a_refused_update_of_an_active_tracker_keeps_the_org_limit_exact(
+    imported_org, tmp_path, settings, update
+):
+    """GIVEN an org at its limit of 3 active trackers WHEN the database refuses an
+    update of one of them THEN a new Running tracker later in the file is still refused
+    for the limit (the importer's count of active trackers did not drift)."""
+    settings.CADENCE_ACTIVE_TRACKER_LIMIT = 3
+    assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 3
+    _refuse_updates_of("7CTImpTrkRun001OSA")
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,CompletionReason,DaisyChainIteration,OwnerId,TargetId\r\n"
+        f"{update},005ImpUserRep01,00QImpLeadAda01\r\n"
+        "7CTImpNewRun001,Running,,1,005ImpUserRep01,00QImpLeadBob01\r\n",
+        encoding="utf-8",
+    )
+    stderr = run_command(str(rows), "--batch-size", "1").stderr
+    # (PostgreSQL's message goes on with a CONTEXT line.)
+    errors = [line for line in stderr.splitlines() if line.startswith("ActionCadenceTracker")]
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("ActionCadenceTracker.csv:2: the database refused the row")
+    assert errors[1].startswith("ActionCadenceTracker.csv:3:State: the org already has 3 active")
+    assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 3
