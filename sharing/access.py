@@ -14,9 +14,14 @@ subquery, in one of two shapes chosen by how much the user can see:
   is what this avoids; walking the whole table for a rep who sees 500 is what
   the narrow shape avoids.
 
-The shape is chosen by a bounded count (at most ``WIDE_AT`` index entries per
-part), remembered per user and level with the org graph for a few minutes: a
-stale answer costs speed, never correctness, since both shapes select the
+Counting is different: a count or an aggregate reads every visible row (up to
+a cap), so it cannot stop after a page, and for it collecting the set wins up to
+``COUNT_WIDE_AT`` visible trackers (a rep's "1,000+" over the wide shape walked
+a million rows to find 1,001 of 7,000). ``purpose="count"`` asks for that.
+
+The shape is chosen by a bounded count (at most ``COUNT_WIDE_AT`` index entries
+per part), remembered per user and level with the org graph for a few minutes:
+a stale answer costs speed, never correctness, since both shapes select the
 same rows.
 
 Effective access (SPEC 3) is the highest of: All as owner, administrator or a
@@ -55,6 +60,11 @@ SHARE_LEVEL_RANK = {"Read": 1, "Edit": 2, "All": 3}
 # From this many visible trackers on, walking a page's sort order beats collecting
 # the visible set (at 1,000,000 trackers the two cost the same near sqrt(50 * N)).
 WIDE_AT = 5000
+# For counts capped at 1,001 (the lists' "1,000+") and aggregates: collecting v ids
+# costs about v, finding 1,001 of them along the table about N * 1,001 / v rows, even
+# at sqrt(1,001 * N), about 32,000 at a million trackers.
+COUNT_WIDE_AT = 32_000
+PURPOSES = ("page", "count")
 # How long a user's narrow/wide answer is reused (it is also dropped with the org
 # graph whenever sharing changes).
 SHAPE_SECONDS = 300
@@ -104,18 +114,35 @@ def _share_levels(level: str) -> list[str]:
     return [name for name, value in SHARE_LEVEL_RANK.items() if value >= rank(level)]
 
 
-def visible_q(user: Any, level: str = "read") -> Q:
-    """A filter on ActionCadenceTracker: the records ``user`` has at least ``level`` on."""
+def visible_q(user: Any, level: str = "read", purpose: str = "page") -> Q:
+    """A filter on ActionCadenceTracker: the records ``user`` has at least ``level`` on.
+
+    ``purpose`` only picks the shape (the rows are the same): ``"page"`` for a query
+    that walks a sort order to a LIMIT, ``"count"`` for counts and aggregates.
+    """
+    (q,) = visible_qs(user, level, (purpose,))
+    return q
+
+
+def visible_qs(user: Any, level: str, purposes: tuple[str, ...]) -> tuple[Q, ...]:
+    """``visible_q`` for several purposes from one read of the org (a list page and
+    its count)."""
     _check_level(level)
+    for purpose in purposes:
+        if purpose not in PURPOSES:
+            raise ValueError(f"Unknown purpose {purpose!r}; expected one of {PURPOSES}.")
     if not _is_user(user):
-        return Q(pk__in=[])
+        return tuple(Q(pk__in=[]) for _ in purposes)
     if admin_level(user) >= rank(level):
-        return Q()
-    return _visible_q(user, level, *_org_state())
+        return tuple(Q() for _ in purposes)
+    default, graph_of = _org_state()
+    return tuple(_visible_q(user, level, default, graph_of, purpose=p) for p in purposes)
 
 
-def _visible_q(user: Any, level: str, default: str, graph_of: Any, *, shape: bool = True) -> Q:
-    """``shape=False`` always gives the narrow shape: for a test of one record, where
+def _visible_q(
+    user: Any, level: str, default: str, graph_of: Any, *, purpose: str | None = "page"
+) -> Q:
+    """``purpose=None`` always gives the narrow shape: for a test of one record, where
     the shape makes no difference, without the count that chooses it."""
     from sharing.models import ActionCadenceTrackerShare
     from trackers.models import ActionCadenceTracker
@@ -140,7 +167,7 @@ def _visible_q(user: Any, level: str, default: str, graph_of: Any, *, shape: boo
     if queues:
         parts.append(trackers.filter(owner_queue_id__in=queues).values("pk"))
     parts.append(shares)
-    if shape and _is_wide(graph, user, level, parts):
+    if purpose is not None and _is_wide(graph, user, level, parts, purpose):
         # The share test per row, through the index on ParentId (a few rows at most for
         # any tracker). As an IN over the user's shares it was a hash of all of them,
         # and where that hash outgrew work_mem PostgreSQL scanned a materialized list of
@@ -163,18 +190,26 @@ def _unindexed(column: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(column) + Value(0), output_field=BigIntegerField())
 
 
-def _is_wide(graph: Any, user: Any, level: str, parts: list[Any]) -> bool:
-    """Whether ``user`` sees at least WIDE_AT trackers at ``level`` (an upper bound:
-    the parts may overlap), counting at most WIDE_AT rows of each part."""
+def _is_wide(graph: Any, user: Any, level: str, parts: list[Any], purpose: str) -> bool:
+    """Whether ``user`` sees at least WIDE_AT (COUNT_WIDE_AT for a count) trackers at
+    ``level`` (an upper bound: the parts may overlap)."""
+    threshold = COUNT_WIDE_AT if purpose == "count" else WIDE_AT
+    return _visible_estimate(graph, user, level, parts) >= threshold
+
+
+def _visible_estimate(graph: Any, user: Any, level: str, parts: list[Any]) -> int:
+    """How many trackers ``user`` sees at ``level``, counting at most the larger of the
+    two thresholds in each part; remembered with the org graph for SHAPE_SECONDS."""
     key = (user.pk, level)
     now = time.monotonic()
     known = graph.visible_shapes.get(key)
     if known is not None and now - known[1] < SHAPE_SECONDS:
         return known[0]
+    bound = max(WIDE_AT, COUNT_WIDE_AT)
     counts, params = [], []
     for index, part in enumerate(parts):
         try:
-            sql, part_params = part[:WIDE_AT].query.sql_with_params()
+            sql, part_params = part[:bound].query.sql_with_params()
         except EmptyResultSet:  # a part that can match nothing (Django knows it unasked)
             continue
         counts.append(f"(SELECT COUNT(*) FROM ({sql}) bounded_{index})")
@@ -184,9 +219,8 @@ def _is_wide(graph: Any, user: Any, level: str, parts: list[Any]) -> bool:
         with connection.cursor() as cursor:
             cursor.execute("SELECT " + " + ".join(counts), params)
             (seen,) = cursor.fetchone()
-    wide = seen >= WIDE_AT
-    graph.visible_shapes[key] = (wide, now)
-    return wide
+    graph.visible_shapes[key] = (seen, now)
+    return seen
 
 
 def access_level(user: Any, tracker: Any) -> str | None:
@@ -208,7 +242,7 @@ def access_level(user: Any, tracker: Any) -> str | None:
     # Only levels above what the admin permission or the org-wide default already
     # grant need the query (for those, visible_q is the empty, always-true filter).
     cases = [
-        When(_visible_q(user, name, default, graph_of, shape=False), then=Value(rank(name)))
+        When(_visible_q(user, name, default, graph_of, purpose=None), then=Value(rank(name)))
         for name in ("all", "edit", "read")
         if rank(name) > fixed
     ]

@@ -279,3 +279,34 @@ def test_visibility_query_count_does_not_grow_with_rules_groups_or_rows(
     # sees (which shape the filter takes: sharing.access); then both are cached again.
     assert count_queries() == small + 4 + 1
     assert count_queries() == small
+
+
+def test_page_and_count_shapes_select_the_same_rows(
+    org, rep, teammate, outsider, monkeypatch, django_assert_num_queries
+):
+    """A page walks its sort order (wide shape) once a user sees WIDE_AT trackers; a
+    count collects the set (narrow shape) until COUNT_WIDE_AT. Same rows either way."""
+    from sharing.groups import current_graph
+
+    running_tracker(owner=teammate)
+    running_tracker(owner=outsider)
+    expected = visible_ids(teammate)
+    assert len(expected) == 2  # their own and rep's through the rule
+    monkeypatch.setattr(access, "WIDE_AT", 2)
+    monkeypatch.setattr(access, "COUNT_WIDE_AT", 3)
+    current_graph().visible_shapes.clear()
+    page, count = ActionCadenceTracker.objects.visible_pair(teammate)
+    page_sql, count_sql = str(page.query), str(count.query)
+    assert "EXISTS" in page_sql and "UNION" not in page_sql
+    assert "UNION" in count_sql and "EXISTS" not in count_sql
+    assert set(page.values_list("pk", flat=True)) == expected
+    assert set(count.values_list("pk", flat=True)) == expected
+    assert count.count() == page.count() == 2
+    # Past COUNT_WIDE_AT a count walks the table too.
+    monkeypatch.setattr(access, "COUNT_WIDE_AT", 2)
+    assert "EXISTS" in str(ActionCadenceTracker.objects.visible_to(teammate, "read", "count").query)
+    # One read of the org for both shapes (the shape itself is remembered).
+    with django_assert_num_queries(1):
+        ActionCadenceTracker.objects.visible_pair(teammate)
+    with pytest.raises(ValueError, match="Unknown purpose"):
+        ActionCadenceTracker.objects.visible_to(teammate, "read", "chart")

@@ -508,7 +508,10 @@ def check(built: Built, *, with_access_level: bool = True) -> None:
             # Both shapes of the filter (sharing.access): the narrow UNION a rep with
             # few trackers gets, and the wide per-row test for users who see many.
             for shape, wide_at in (("narrow", 10**9), ("wide", 0)):
-                with mock.patch.object(access, "WIDE_AT", wide_at):
+                with (
+                    mock.patch.object(access, "WIDE_AT", wide_at),
+                    mock.patch.object(access, "COUNT_WIDE_AT", wide_at),
+                ):
                     current_graph().visible_shapes.clear()
                     visible = set(
                         ActionCadenceTracker.objects.visible_to(user, level)

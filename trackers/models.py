@@ -234,11 +234,26 @@ class TrackerQuerySet(models.QuerySet):
     def active(self) -> TrackerQuerySet:
         return self.filter(state__in=ACTIVE_STATES)
 
-    def visible_to(self, user: object, level: str = "read") -> TrackerQuerySet:
-        """The sharing chokepoint: only trackers ``user`` has ``level`` access to."""
+    def visible_to(
+        self, user: object, level: str = "read", purpose: str = "page"
+    ) -> TrackerQuerySet:
+        """The sharing chokepoint: only trackers ``user`` has ``level`` access to.
+
+        ``purpose="count"`` gives the same rows in the shape that counts and
+        aggregates fastest (``sharing.access``); the default suits pages.
+        """
         from sharing.access import visible_q
 
-        return self.filter(visible_q(user, level))
+        return self.filter(visible_q(user, level, purpose))
+
+    def visible_pair(
+        self, user: object, level: str = "read"
+    ) -> tuple[TrackerQuerySet, TrackerQuerySet]:
+        """``visible_to`` shaped for a page and for its counts, from one read of the org."""
+        from sharing.access import visible_qs
+
+        for_page, for_count = visible_qs(user, level, ("page", "count"))
+        return self.filter(for_page), self.filter(for_count)
 
     def with_related(self) -> TrackerQuerySet:
         """What a list of trackers shows, in one query."""

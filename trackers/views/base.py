@@ -51,8 +51,13 @@ class TrackerScopeMixin(LoginRequiredMixin):
     def include_processing(self) -> bool:
         return wants_processing(self.request)
 
-    def visible_trackers(self, level: str = "read") -> QuerySet:
-        return ActionCadenceTracker.objects.visible_to(self.request.user, level)
+    def visible_trackers(self, level: str = "read", purpose: str = "page") -> QuerySet:
+        """``purpose="count"`` for counts and aggregates (see ``sharing.access``)."""
+        return ActionCadenceTracker.objects.visible_to(self.request.user, level, purpose)
+
+    def visible_pair(self, level: str = "read") -> tuple[QuerySet, QuerySet]:
+        """The visible trackers shaped for a page and for its counts (one org read)."""
+        return ActionCadenceTracker.objects.visible_pair(self.request.user, level)
 
     def get_tracker(self, tracker_id: str, queryset: QuerySet | None = None) -> Any:
         """A tracker the user can read, by 15- or 18-character Id; 404 for anything else.

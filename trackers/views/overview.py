@@ -16,7 +16,7 @@ class OverviewView(TrackerScopeMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         period = dashboards.parse_period(self.request.GET.get("period"))
         figures = dashboards.overview(
-            self.visible_trackers(),
+            self.visible_trackers(purpose="count"),
             period_days=period,
             include_processing=self.include_processing,
         )

@@ -88,11 +88,15 @@ class TrackerListView(TrackerScopeMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         request = self.request
         column, descending, sort = parse_sort(request.GET.get("sort"))
-        filterset = tracker_filterset(request.GET, self.visible_trackers())
+        visible, visible_for_count = self.visible_pair()
+        filterset = tracker_filterset(request.GET, visible)
         filtered = filtered_trackers(filterset)
         hidden = None
         page = count = None
         if filtered is not None:
+            # The same filter over the same rows in the shape that counts fastest; the few
+            # Processing rows are found faster through the State index, as a page would.
+            counting = filterset.filter_queryset(visible_for_count)
             if not self.include_processing:
                 hidden = dashboards.processing_count(filtered, COUNT_CAP)
             shown = dashboards.dashboard_trackers(
@@ -104,7 +108,12 @@ class TrackerListView(TrackerScopeMixin, TemplateView):
                 descending=descending,
                 cursor=request.GET.get("cursor"),
                 per_page=PER_PAGE,
-                count=lambda rows: dashboards.capped_count(rows, COUNT_CAP),
+                count=lambda _rows: dashboards.capped_count(
+                    dashboards.dashboard_trackers(
+                        counting, include_processing=self.include_processing
+                    ),
+                    COUNT_CAP,
+                ),
                 rows=lambda rows: rows.with_related().annotate(
                     can_edit=editable_annotation(request.user)
                 ),
