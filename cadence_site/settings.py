@@ -237,6 +237,9 @@ CADENCE_ACTIVE_TRACKER_LIMIT = env_int("CADENCE_ACTIVE_TRACKER_LIMIT", 150000)
 CADENCE_RECYCLE_BIN_DAYS = env_int("CADENCE_RECYCLE_BIN_DAYS", 15)
 # A bulk job whose trackers are still Processing after this long is presumed dead.
 CADENCE_PROCESSING_TIMEOUT_SECONDS = env_int("CADENCE_PROCESSING_TIMEOUT_SECONDS", 600)
+# How long the Overview's figures may be reused (seconds); the page shows their age and
+# a refresh link. 0 counts on every view.
+CADENCE_OVERVIEW_MAX_AGE = env_int("CADENCE_OVERVIEW_MAX_AGE", 60)
 # Trackers a bulk job finishes per transaction (and per heartbeat).
 CADENCE_BULK_CHUNK_SIZE = env_int("CADENCE_BULK_CHUNK_SIZE", 500)
 if CADENCE_BULK_CHUNK_SIZE < 1:

@@ -11,10 +11,13 @@ figure that is about to move.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -78,6 +81,8 @@ class Overview:
     by_reason: list[tuple[str, int]]
     by_disposition: list[tuple[str, int]]
     cadences: list[CadenceRow] = field(default_factory=list)
+    # When the figures were counted: a cached Overview shows its age (overview_as_of).
+    computed_at: dt.datetime | None = None
 
     @property
     def active(self) -> int:
@@ -123,7 +128,8 @@ def overview(
     changes a tracker after it completes but deletion, and deleted trackers are not
     counted). A third, tiny query names the cadences.
     """
-    since = (now or timezone.now()) - dt.timedelta(days=period_days)
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=period_days)
     by_cadence_and_state = (
         visible.order_by().values_list("action_cadence_id", "state").annotate(n=Count("*"))
     )
@@ -176,7 +182,42 @@ def overview(
             dispositions, [*(str(value) for value in CompletionDisposition), NO_DISPOSITION]
         ),
         cadences=sorted(cadences, key=lambda row: (-row.active, row.name.lower())),
+        computed_at=now,
     )
+
+
+def overview_as_of(
+    visible: QuerySet,
+    *,
+    period_days: int = DEFAULT_PERIOD_DAYS,
+    include_processing: bool = False,
+    max_age: int = 0,
+    refresh: bool = False,
+) -> Overview:
+    """``overview``, reused for up to ``max_age`` seconds; the page shows how old it is
+    and offers a refresh, as a Salesforce dashboard does.
+
+    Counting a million trackers costs a few hundred milliseconds however it is done
+    (BENCHMARKS.md); a figure that shows its age may be that old. The cache key is the
+    visible set's SQL, so users whose grants are the same share an entry (every
+    administrator), and a user whose grants differ never sees another's figures. The
+    cache is Django's default (per process, unless CACHES names a shared one).
+    """
+    if max_age <= 0:
+        return overview(visible, period_days=period_days, include_processing=include_processing)
+    try:
+        sql, params = visible.query.sql_with_params()
+    except EmptyResultSet:
+        sql, params = "nothing", ()
+    digest = hashlib.sha256(repr((sql, params, period_days, include_processing)).encode())
+    key = f"overview:{digest.hexdigest()}"
+    if not refresh:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    figures = overview(visible, period_days=period_days, include_processing=include_processing)
+    cache.set(key, figures, timeout=max_age)
+    return figures
 
 
 def _in_picklist_order(counts: Counter[str], order: list[str]) -> list[tuple[str, int]]:

@@ -156,6 +156,43 @@ def test_overview_figures(team):
     assert 'id="chart-data"' in html and "vendor/chart.js/chart.umd.min.js" in html
 
 
+def test_overview_figures_show_their_age_and_refresh(team, settings):
+    """Cached figures (CADENCE_OVERVIEW_MAX_AGE) say when they were counted; a change
+    shows after a refresh, and a user never gets figures counted for another's access."""
+    from trackers import lifecycle
+
+    settings.CADENCE_OVERVIEW_MAX_AGE = 60
+    first, second = team.running(2)
+    owner, teammate = client_for(team.owner), client_for(team.teammate)
+    page = owner.get("/")
+    counted_at = page.context["figures"].computed_at
+    assert page.context["figures"].active == 2
+    html = unescape(page.content.decode())
+    text = re.sub(r"<[^>]+>", "", html)
+    assert f"Figures as of {counted_at:%H:%M:%S} UTC" in text
+    assert "counted again after 60 s" in html and "?refresh=1" in html
+
+    lifecycle.remove_target(first, actor=team.owner, disposition="Not Interested")
+    cached = owner.get("/")
+    assert cached.context["figures"].computed_at == counted_at
+    assert cached.context["figures"].active == 2  # as of counted_at, and it says so
+    # The teammate reads the same two trackers through a rule, but through other
+    # grants: their figures are counted for them, now.
+    mine = teammate.get("/").context["figures"]
+    assert mine.computed_at > counted_at and mine.active == 1
+    # The outsider sees nothing, whatever is cached for others.
+    assert client_for(team.outsider).get("/").context["figures"].total == 0
+    fresh = owner.get("/?refresh=1").context["figures"]
+    assert fresh.computed_at > counted_at and fresh.active == 1
+    assert owner.get("/").context["figures"].computed_at == fresh.computed_at
+
+    settings.CADENCE_OVERVIEW_MAX_AGE = 0
+    lifecycle.remove_target(second, actor=team.owner, disposition="Not Interested")
+    page = owner.get("/")
+    assert page.context["figures"].active == 0
+    assert "counted again after" not in page.content.decode()
+
+
 def test_overview_period_counts_completions_by_completion_time(team):
     from django.utils import timezone
 

@@ -20,10 +20,15 @@ from trackers.models import ActionCadenceTracker
 TRUE_VALUES = {"1", "true", "on", "yes"}
 
 
+def wants(request: HttpRequest, name: str) -> bool:
+    """Whether the flag ``name`` is on in the POST or the query string."""
+    value = request.POST.get(name) or request.GET.get(name, "")
+    return value.strip().lower() in TRUE_VALUES
+
+
 def wants_processing(request: HttpRequest) -> bool:
     """The explicit toggle that brings Processing trackers back into figures and lists."""
-    value = request.POST.get("include_processing") or request.GET.get("include_processing", "")
-    return value.strip().lower() in TRUE_VALUES
+    return wants(request, "include_processing")
 
 
 def editable_annotation(user: Any) -> Exists:

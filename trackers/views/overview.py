@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from django.views.generic import TemplateView
 
 from trackers import dashboards
-from trackers.views.base import TrackerScopeMixin
+from trackers.views.base import TrackerScopeMixin, wants
 
 
 class OverviewView(TrackerScopeMixin, TemplateView):
@@ -15,10 +17,13 @@ class OverviewView(TrackerScopeMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         period = dashboards.parse_period(self.request.GET.get("period"))
-        figures = dashboards.overview(
+        max_age = settings.CADENCE_OVERVIEW_MAX_AGE
+        figures = dashboards.overview_as_of(
             self.visible_trackers(purpose="count"),
             period_days=period,
             include_processing=self.include_processing,
+            max_age=max_age,
+            refresh=wants(self.request, "refresh"),
         )
         charts = {
             "states": [[state, count] for state, count in figures.by_state],
@@ -31,5 +36,7 @@ class OverviewView(TrackerScopeMixin, TemplateView):
             "figures": figures,
             "charts": charts,
             "periods": dashboards.PERIOD_DAYS,
+            "max_age": max_age,
+            "age_seconds": int((timezone.now() - figures.computed_at).total_seconds()),
             "nav": "overview",
         }
