@@ -18,6 +18,7 @@ TARGETS = {
         "≤ 150 ms and ≤ 3x raw",
         lambda r: r["p50"] <= 150 and r.get("ratio", 0) <= 3,
     ),
+    "overview (superuser), counted now": ("(≤ 3x raw)", lambda r: r.get("ratio", 0) <= 3),
     "list first page (superuser)": ("≤ 80 ms", lambda r: r["p50"] <= 80),
     "list deep page, filtered (superuser)": ("≤ 80 ms", lambda r: r["p50"] <= 80),
     "list first page (rep)": (
@@ -32,6 +33,7 @@ TARGETS = {
 LOAD_TARGET = {"postgresql": 50_000, "sqlite": 25_000}
 ORDER = [
     "overview (superuser)",
+    "overview (superuser), counted now",
     "overview (manager)",
     "list first page (superuser)",
     "list deep page, filtered (superuser)",
