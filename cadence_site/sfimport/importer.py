@@ -15,7 +15,8 @@ shares), so files may come in any order. Per object, records go in batches:
    Id gets a new one;
 4. trackers are checked against SPEC 2.1's invariants (State, CompletionReason,
    IsTrackerActive, disposition, exit rule, attribution, owner, the org limit);
-5. rows are written with the bulk loader's ``TableWriter`` (executemany or COPY);
+5. rows are written as plain tuples: on SQLite many rows an INSERT statement, on
+   PostgreSQL with the bulk loader's ``TableWriter`` (COPY);
    a batch the database refuses is retried row by row so only the bad rows fail.
 
 Imported trackers get their CREATE (or UPDATE) change events, and the sharing
@@ -26,6 +27,7 @@ recalculation runs for what changed. The whole import is one transaction: with
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -39,6 +41,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import DatabaseError, connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 import sharing.sobjects  # noqa: F401  (registers the declarations read here)
@@ -46,7 +49,7 @@ import trackers.sobjects  # noqa: F401
 from cadence_site import registry, sfid
 from cadence_site.registry import FieldSpec, SObjectType
 from cadence_site.sfimport import values as cells
-from cadence_site.sfimport.readers import SourceFile
+from cadence_site.sfimport.readers import MISSING, SourceFile
 from trackers.bulkload import EVENT_COLUMNS, TableWriter, bulk_load, next_id, reset_sequences
 from trackers.choices import ACTIVE_STATES, ChangeType, TrackerState
 
@@ -80,8 +83,9 @@ BATCH = 5000
 REBUILD_FROM = 10_000
 REFERENCE_CACHE = 100_000  # normalized reference ids remembered, by their text in the file
 SQLITE_CACHE_KIB = -256 * 1024  # negative: KiB, not pages
-# SQLite takes at most 999 parameters a statement.
-ID_CHUNK = 900
+SQLITE_ROWS_PER_INSERT = 50
+# Ids looked up per query: one JSON array (SQLite) or array (PostgreSQL) parameter.
+ID_CHUNK = 50_000
 STAMP_COLUMNS = ("last_modified_date", "system_modstamp")
 CHANGE_ORIGIN = "import_salesforce"
 ACTIVE = frozenset(str(state) for state in ACTIVE_STATES)
@@ -161,6 +165,7 @@ class _Field:
     defaulted: bool = False  # an empty cell keeps the default (audit fields)
 
 
+@functools.lru_cache(maxsize=4096)  # a row's dates often repeat (CreatedDate, LastModifiedDate)
 def _sqlite_datetime(value: dt.datetime) -> str:
     """What Django's SQLite backend stores for an aware datetime (naive UTC text), fast."""
     if value.tzinfo is not dt.UTC:
@@ -201,11 +206,12 @@ class _Plan:
             for index, name in enumerate(self.attnames)
             if (adapter := _adapter(concrete[name])) is not None
         ]
-        self.fields: dict[str, _Field] = {}
+        self.fields: dict[str, _Field] = {}  # by lower-case API name (headers in any case)
+        self.by_name: dict[str, _Field] = {}
         self.by_attname: dict[str, _Field] = {}
         for spec in sobject.fields:
             plan = self._field(spec, concrete)
-            self.fields[spec.name.lower()] = plan
+            self.fields[spec.name.lower()] = self.by_name[spec.name] = plan
             for attname in [plan.attname, *plan.columns.values()]:
                 if attname:
                     self.by_attname[attname] = plan
@@ -295,10 +301,7 @@ class _Resolver:
         missing = sorted({value for value in ids if value not in known})
         if not missing:
             return
-        manager = registry.get(object_name).model._base_manager
-        for start in range(0, len(missing), ID_CHUNK):
-            chunk = missing[start : start + ID_CHUNK]
-            known.update(manager.filter(sf_id__in=chunk).values_list("sf_id", "pk"))
+        known.update(_by_sf_id(registry.get(object_name).model, missing, "sf_id", "pk"))
 
     def get(self, object_name: str, value: str) -> int | None:
         return self.keys[object_name].get(value)
@@ -541,28 +544,29 @@ class Importer:
     # ----------------------------------------------------------------- reading
 
     def _import_file(self, plan: _Plan, source: SourceFile) -> None:
-        mapped: list[tuple[str, _Field]] = []
+        slots: list[tuple[int, _Field, str, str]] = []  # (cell index, field, API name, kind)
         ignored = []
-        for column in source.columns:
+        for index, column in enumerate(source.columns):
             found = plan.fields.get(column.lower())
             if found is None:
                 ignored.append(column)
             else:
-                mapped.append((column, found))
+                slots.append((index, found, found.spec.name, found.kind))
         if ignored:
             self.result.notes.append(
                 f"{source.name}: columns not in {plan.name} were ignored: {', '.join(ignored)}"
             )
-        given = {found.spec.name for _, found in mapped}
+        given = {name for _, _, name, _ in slots}
         batch: list[_Row] = []
         done = 0
-        for number, record in source.records():
-            row = self._read(plan, source, number, record, mapped)
+        read = self._read
+        for number, row_cells in source.cells():
+            row = read(plan, source, number, row_cells, slots)
             if row is not None:
                 batch.append(row)
-            if len(batch) >= self.batch_size:
-                self._write_batch(plan, batch, given)
-                batch = []
+                if len(batch) >= self.batch_size:
+                    self._write_batch(plan, batch, given)
+                    batch = []
             done += 1
             if self.progress is not None and done % 1000 == 0:
                 self.progress(source, done)
@@ -576,50 +580,65 @@ class Importer:
         plan: _Plan,
         source: SourceFile,
         number: int,
-        record: dict[str, Any],
-        mapped: list[tuple[str, _Field]],
+        row_cells: list[Any] | int,
+        slots: list[tuple[int, _Field, str, str]],
     ) -> _Row | None:
         location = source.location(number)
-        counts = self.result.count(plan.name)
-        if "__width__" in record:
+        if isinstance(row_cells, int):
             self._error(
-                location,
-                None,
-                f"{record['__width__']} cells, but the header has {len(source.columns)}.",
+                location, None, f"{row_cells} cells, but the header has {len(source.columns)}."
             )
-            counts.skipped += 1
+            self.result.count(plan.name).skipped += 1
             return None
         errors: list[tuple[str, str]] = []
         given: dict[str, Any] = {}
         refs: list[tuple[_Field, str, str]] = []
         sf_id = None
         known_ids = self.reference_ids
-        for column, found in mapped:
-            if column not in record:  # a JSON record may leave a column out
+        nulls = cells.NULLS
+        for index, found, name, kind in slots:
+            raw = row_cells[index]
+            if raw.__class__ is str:
+                if raw in nulls or (
+                    (raw[0].isspace() or raw[-1].isspace()) and raw.strip() in nulls
+                ):
+                    raw = None
+            elif raw is MISSING:  # a JSON record may leave a column out
                 continue
-            raw = record[column]
-            name = found.spec.name
-            if isinstance(raw, (list, dict)):  # JSON: a field holds one value, never several
+            elif isinstance(raw, (list, dict)):  # JSON: a field holds one value, never several
                 errors.append((name, f"expected a single value, got {type(raw).__name__}"))
                 continue
-            if cells.is_null(raw):
-                if found.kind == "id" or found.defaulted:
+            if raw is None:
+                if kind == "id" or found.defaulted:
                     continue
                 if not found.nillable:
                     errors.append((name, f"{name} is required; the cell is empty."))
                 given[name] = None
                 continue
-            # Owners, cadences and rules repeat on every row: their ids are checked once.
-            value = known_ids.get(raw) if found.kind == "reference" else None
-            if value is None:
-                try:
-                    value = found.convert(raw)
-                except cells.FieldError as error:
-                    errors.append((name, str(error)))
+            if kind == "reference":
+                # Owners, cadences and rules repeat on every row: their ids are checked once.
+                value = known_ids.get(raw)
+                if value is None:
+                    try:
+                        value = found.convert(raw)
+                    except cells.FieldError as error:
+                        errors.append((name, str(error)))
+                        continue
+                    if len(known_ids) < REFERENCE_CACHE:
+                        known_ids[raw] = value
+                object_name = found.prefixes.get(value[:3])
+                if object_name is None:
+                    errors.append((name, f"{value} is not an id of {' or '.join(found.columns)}."))
                     continue
-                if found.kind == "reference" and len(known_ids) < REFERENCE_CACHE:
-                    known_ids[raw] = value
-            if found.kind == "id":
+                refs.append((found, object_name, value))
+                given[name] = value
+                continue
+            try:
+                value = found.convert(raw)
+            except cells.FieldError as error:
+                errors.append((name, str(error)))
+                continue
+            if kind == "id":
                 if value[:3] != plan.sobject.key_prefix:
                     errors.append(
                         (
@@ -630,18 +649,8 @@ class Importer:
                     )
                 sf_id = value
                 continue
-            if found.kind == "reference":
-                object_name = found.prefixes.get(value[:3])
-                if object_name is None:
-                    errors.append(
-                        (
-                            name,
-                            f"{value} is not an id of {' or '.join(found.columns)}.",
-                        )
-                    )
-                    continue
-                refs.append((found, object_name, value))
             given[name] = value
+        counts = self.result.count(plan.name)
         if plan.name == "ActionCadenceTrackerShare" and given.get("RowCause") in ("Owner", "Rule"):
             # Derived rows: Owner access comes from OwnerId, Rule rows from recalculation.
             counts.skipped += 1
@@ -676,9 +685,14 @@ class Importer:
                 by_object[object_name].add(value)
         for object_name, ids in by_object.items():
             self.resolver.load(object_name, ids)
+        missing = [
+            found.spec.name
+            for found in plan.fields.values()
+            if found.required and found.spec.name not in given
+        ]
         accepted: list[_Row] = []
         for row in batch:
-            if self._merge(plan, row, given):
+            if self._merge(plan, row, given, missing):
                 accepted.append(row)
             else:
                 counts.skipped += 1
@@ -715,14 +729,10 @@ class Importer:
         ids = [row.sf_id for row in batch if row.sf_id]
         if not ids or plan.was_empty:
             return
-        found: dict[str, tuple] = {}
-        columns = ["pk", "sf_id", *plan.attnames]
-        manager = plan.model._base_manager
-        for start in range(0, len(ids), ID_CHUNK):
-            for values in manager.filter(sf_id__in=ids[start : start + ID_CHUNK]).values_list(
-                *columns
-            ):
-                found[values[1]] = values
+        found = {
+            values[1]: values
+            for values in _by_sf_id(plan.model, ids, "pk", "sf_id", *plan.attnames)
+        }
         keys = self.resolver.keys[plan.name]
         for row in batch:
             values = found.get(row.sf_id)
@@ -731,13 +741,10 @@ class Importer:
                 row.existing = dict(zip(plan.attnames, values[2:], strict=True))
                 keys[row.sf_id] = row.pk
 
-    def _merge(self, plan: _Plan, row: _Row, given: set[str]) -> bool:
+    def _merge(self, plan: _Plan, row: _Row, given: set[str], missing: list[str]) -> bool:
+        """The row as it will be stored (``row.merged``), or False after reporting why
+        it cannot be. ``missing``: the required fields the file has no column for."""
         if row.existing is None:
-            missing = [
-                found.spec.name
-                for found in plan.fields.values()
-                if found.required and found.spec.name not in given
-            ]
             for name in missing:
                 self._error(row.location, name, f"{name} is required for a new {plan.name}.")
             if missing:
@@ -745,19 +752,23 @@ class Importer:
         merged = dict(row.existing if row.existing is not None else plan.defaults)
         if row.existing is None and self.actor is not None and plan.stamped:
             merged["created_by_id"] = merged["last_modified_by_id"] = self.actor.pk
+        by_name = plan.by_name
         for name, value in row.values.items():
-            found = plan.fields[name.lower()]
+            found = by_name[name]
             if found.kind == "value":
                 merged[found.attname] = found.null if value is None else value
             elif found.kind == "reference" and value is None:
                 for attname in found.columns.values():
                     merged[attname] = None
         ok = True
+        keys = self.resolver.keys
         for found, object_name, value in row.refs:
-            for attname in found.columns.values():
-                merged[attname] = None
-            attname = found.columns[object_name]
-            pk = self.resolver.get(object_name, value)
+            columns = found.columns
+            if len(columns) > 1:
+                for attname in columns.values():
+                    merged[attname] = None
+            attname = columns[object_name]
+            pk = keys[object_name].get(value)
             if pk is not None:
                 merged[attname] = pk
                 continue
@@ -885,10 +896,11 @@ class Importer:
             row.sf_id = new
         for offset, row in enumerate(rows):
             row.pk = first + offset
-        writer = TableWriter(plan.model, ["id", "sf_id", *plan.attnames])
+        writer = _writer(plan.model, ["id", "sf_id", *plan.attnames])
+        adapt = plan.adapt
 
         def write(chunk: list[_Row]) -> None:
-            writer.write([(row.pk, row.sf_id, *plan.adapt(row.merged)) for row in chunk])
+            writer([(row.pk, row.sf_id, *adapt(row.merged)) for row in chunk])
 
         written = self._guarded(plan, rows, write)
         reset_sequences(plan.model)
@@ -942,11 +954,13 @@ class Importer:
         created_at = _adapter(plan.model._meta.get_field("created_date"))(self.now)
         actor_id = self.actor.pk if self.actor else None
         actor_sf_id = self.actor.sf_id if self.actor else ""
+        dumps = json.JSONEncoder().encode
         rows = []
         for change_type, batch in ((ChangeType.CREATE, creates), (ChangeType.UPDATE, updates)):
+            type_name = str(change_type)
             for row in batch:
                 if change_type == ChangeType.CREATE:
-                    names: list[str] = []
+                    changed_fields = "[]"
                     event_values = _event_values(plan.event_fields, row, self.actor)
                 else:
                     names = sorted(
@@ -961,13 +975,14 @@ class Importer:
                     event_values = _event_values(
                         [item for item in plan.event_fields if item[0] in names], row, self.actor
                     )
+                    changed_fields = json.dumps(names)
                 rows.append(
                     (
                         row.pk,
                         row.sf_id,
-                        str(change_type),
-                        json.dumps(names),
-                        json.dumps(event_values),
+                        type_name,
+                        changed_fields,
+                        dumps(event_values),
                         stamp,
                         actor_id,
                         actor_sf_id,
@@ -979,7 +994,7 @@ class Importer:
                 )
         from trackers.models import ActionCadenceTrackerChangeEvent
 
-        TableWriter(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS).write(rows)
+        _writer(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS)(rows)
 
     # ----------------------------------------------------------------- second pass and after
 
@@ -1042,6 +1057,80 @@ class Importer:
             recalc.recalculate_for_trackers(self.changed_trackers)
 
 
+def _writer(model: type[models.Model], columns: list[str]) -> Callable[[list[tuple]], None]:
+    """Writes tuples (in ``columns`` order) into the model's table.
+
+    PostgreSQL: the bulk loader's COPY. SQLite: ``SQLITE_ROWS_PER_INSERT`` rows an INSERT
+    statement, which takes half the time of one statement a row (executemany): a
+    statement's fixed costs (binding, reset, the AUTOINCREMENT counter's update) are
+    paid once per many rows.
+    """
+    table = TableWriter(model, columns)
+    if connection.vendor != "sqlite":
+
+        def copy(rows: list[tuple]) -> None:
+            # COPY runs on the driver's cursor: its errors are turned into Django's, as a
+            # Django cursor's are, so a refused batch is retried row by row.
+            with connection.wrap_database_errors:
+                table.write(rows)
+
+        return copy
+    quote = connection.ops.quote_name
+    head = (
+        f"INSERT INTO {quote(table.table)} ({', '.join(quote(name) for name in table.columns)}) "
+        "VALUES "
+    )
+    one = f"({', '.join(['?'] * len(table.columns))})"
+    per = SQLITE_ROWS_PER_INSERT
+    full = head + ", ".join([one] * per)
+    extra = table.extra
+
+    def write(rows: list[tuple]) -> None:
+        if extra:
+            rows = [row + extra for row in rows]
+        whole = len(rows) - len(rows) % per
+        # The driver's own cursor (qmark parameters; Django's debug wrapper would keep
+        # every row), its errors turned into Django's as a Django cursor's are.
+        connection.ensure_connection()
+        cursor = connection.connection.cursor()
+        try:
+            with connection.wrap_database_errors:
+                if whole:
+                    cursor.executemany(
+                        full,
+                        [
+                            [value for row in rows[start : start + per] for value in row]
+                            for start in range(0, whole, per)
+                        ],
+                    )
+                if whole < len(rows):
+                    rest = rows[whole:]
+                    cursor.execute(
+                        head + ", ".join([one] * len(rest)),
+                        [value for row in rest for value in row],
+                    )
+        finally:
+            cursor.close()
+
+    return write
+
+
+def _by_sf_id(model: type[models.Model], ids: list[str], *fields: str) -> Iterator[tuple]:
+    """``values_list(*fields)`` of the rows (deleted ones too) with these ids: the ids go
+    as one parameter (a JSON array on SQLite, an array on PostgreSQL), so a batch of
+    thousands is one query instead of one per 999 ids."""
+    manager = model._base_manager
+    vendor = connection.vendor
+    size = ID_CHUNK if vendor in ("sqlite", "postgresql") else 900
+    for start in range(0, len(ids), size):
+        chunk: Any = list(ids[start : start + size])
+        if vendor == "sqlite":
+            chunk = RawSQL("SELECT value FROM json_each(%s)", [json.dumps(chunk)])
+        elif vendor == "postgresql":
+            chunk = RawSQL("SELECT unnest(%s::text[])", [chunk])
+        yield from manager.filter(sf_id__in=chunk).values_list(*fields)
+
+
 @contextmanager
 def _sqlite_page_cache() -> Iterator[None]:
     """A big load into SQLite with its default 2 MB page cache spills pages of the
@@ -1078,36 +1167,44 @@ def _event_values(fields: list[tuple[str, str, str | None]], row: _Row, actor: A
     given, merged = row.values, row.merged
     values: dict[str, Any] = {}
     for name, kind, attr in fields:
-        if kind == "id":
-            value = row.sf_id
-        elif name == "IsTrackerActive":
-            value = merged["state"] in ACTIVE
-        elif kind == "ref":
+        if kind == "ref":
             if name in given:
                 value = given[name]
             elif actor is not None and attr and merged.get(attr) == actor.pk:
                 value = actor.sf_id
             else:
                 value = None
+        elif kind == "id":
+            value = row.sf_id
+        elif name == "IsTrackerActive":
+            value = merged["state"] in ACTIVE
         else:
             value = merged[attr]
-            if value is not None and not isinstance(value, (str, bool, int)):
+            if value is not None and value.__class__ not in _JSON_AS_IS:
                 value = _json(value)
         values[name] = value
     return values
 
 
+_JSON_AS_IS = frozenset({str, bool, int})
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        # format_datetime's output (2026-11-27T12:00:00.000+0000), through C isoformat.
-        if value.tzinfo is not dt.UTC:
-            value = value.astimezone(dt.UTC)
-        return value.isoformat(timespec="milliseconds")[:-6] + "+0000"
+        return _json_datetime(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
     return value
+
+
+@functools.lru_cache(maxsize=4096)  # a row's dates often repeat (CreatedDate, LastModifiedDate)
+def _json_datetime(value: dt.datetime) -> str:
+    """format_datetime's output (2026-11-27T12:00:00.000+0000), through C isoformat."""
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "+0000"
 
 
 def _tracker_problems(row: dict[str, Any], given: dict[str, Any]) -> list[tuple[str, str]]:

@@ -21,6 +21,9 @@ from cadence_site import registry
 csv.field_size_limit(16 * 1024 * 1024)
 
 
+MISSING = object()  # a column a JSON record leaves out (not null: not given at all)
+
+
 class SourceError(ValueError):
     """A file that cannot be read at all (not a row problem): its name says which."""
 
@@ -38,15 +41,29 @@ class SourceFile:
     _count: int | None = field(repr=False, default=None)
 
     def records(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """(line or record number, {column: raw value}) for every record."""
+        """(line or record number, {column: raw value}) for every record; a CSV line
+        with the wrong number of cells is ``{"__width__": its cell count}``."""
+        columns = self.columns
+        for number, cells in self.cells():
+            if cells.__class__ is int:
+                yield number, {"__width__": cells}
+            else:
+                pairs = zip(columns, cells, strict=True)
+                yield number, {column: raw for column, raw in pairs if raw is not MISSING}
+
+    def cells(self) -> Iterator[tuple[int, list[Any] | int]]:
+        """(line or record number, its cells in ``columns`` order) for every record,
+        without a dict a row: ``MISSING`` for a column a JSON record leaves out, and for
+        a CSV line with the wrong number of cells that number instead of a list."""
         if self._records is not None:
-            yield from enumerate(self._records, start=1)
+            columns = self.columns
+            for number, record in enumerate(self._records, start=1):
+                yield number, [record.get(column, MISSING) for column in columns]
             return
         with self._opener() as stream:
             reader = csv.reader(stream)
             next(reader)  # the header, read already
-            columns = self.columns
-            width = len(columns)
+            width = len(self.columns)
             start = reader.line_num + 1
             rows = iter(reader)
             while True:
@@ -62,17 +79,18 @@ class SourceFile:
                 except csv.Error as error:
                     raise SourceError(f"{self.name}:{reader.line_num}: {error}.") from None
                 line, start = start, reader.line_num + 1
-                if not row or row == [""]:  # a blank line between records
-                    continue
-                if len(row) != width:
-                    yield line, {"__width__": len(row)}
-                    continue
-                yield line, dict(zip(columns, row, strict=True))
+                if len(row) != width or width == 1:
+                    if not row or row == [""]:  # a blank line between records
+                        continue
+                    if len(row) != width:
+                        yield line, len(row)
+                        continue
+                yield line, row
 
     def count(self) -> int:
         """How many records (one quick pass, remembered)."""
         if self._count is None:
-            self._count = sum(1 for _ in self.records())
+            self._count = sum(1 for _ in self.cells())
         return self._count
 
     def location(self, number: int) -> str:

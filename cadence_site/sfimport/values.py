@@ -8,6 +8,7 @@ that says what was wrong and what was expected.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -60,6 +61,7 @@ def normalize_id(raw: Any) -> str:
         raise FieldError(str(error)) from None
 
 
+@functools.lru_cache(maxsize=4096)  # a row's dates often repeat (CreatedDate, LastModifiedDate)
 def parse_datetime(raw: Any) -> dt.datetime:
     """2024-03-01T12:34:56.000Z, ...000+0000, ...+00:00, without milliseconds, or a
     bare date (midnight). A value without an offset is UTC, Data Loader's default."""

@@ -399,27 +399,54 @@ def test_a_lead_saved_during_an_import_waits_for_it_instead_of_taking_its_key(
     assert Lead.objects.count() == 4
 
 
-def _refuse_updates_of(sf_id: str) -> None:
-    """The database refuses every update of this tracker (a trigger), as it would a
-    row that breaks a rule the importer does not check itself."""
+def _refuse(event: str, sf_id: str) -> None:
+    """The database refuses every INSERT or UPDATE (``event``) of this tracker (a
+    trigger), as it would a row that breaks a rule the importer does not check itself."""
+    row = "NEW" if event == "INSERT" else "OLD"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "CREATE FUNCTION refuse_tracker_update() RETURNS trigger AS $$ BEGIN "
+                "CREATE FUNCTION refuse_tracker() RETURNS trigger AS $$ BEGIN "
                 "RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
             )
             cursor.execute(
-                "CREATE TRIGGER refuse_tracker_update BEFORE UPDATE ON "
-                "trackers_actioncadencetracker FOR EACH ROW WHEN (OLD.sf_id = %s) "
-                "EXECUTE FUNCTION refuse_tracker_update()",
+                f"CREATE TRIGGER refuse_tracker BEFORE {event} ON "
+                f"trackers_actioncadencetracker FOR EACH ROW WHEN ({row}.sf_id = %s) "
+                "EXECUTE FUNCTION refuse_tracker()",
                 [sf_id],
             )
         else:
             cursor.execute(
-                "CREATE TRIGGER refuse_tracker_update BEFORE UPDATE ON "
-                f"trackers_actioncadencetracker WHEN OLD.sf_id = '{sf_id}' "
+                f"CREATE TRIGGER refuse_tracker BEFORE {event} ON "
+                f"trackers_actioncadencetracker WHEN {row}.sf_id = '{sf_id}' "
                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
             )
+
+
+def test_a_new_row_the_database_refuses_is_reported_and_the_rest_written(imported_org, tmp_path):
+    """Rows go in many to a statement; when the database refuses one, the batch is
+    written again row by row, so only that row is skipped, with its line."""
+    _refuse("INSERT", "7CTImpNewRun002OSA")
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
+        + "".join(
+            f"7CTImpNewRun00{index},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
+            for index in range(1, 8)
+        ),
+        encoding="utf-8",
+    )
+    result = run_command(str(rows))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ActionCadence")]
+    assert errors == [
+        "ActionCadenceTracker.csv:3: the database refused the row: refused by the test"
+    ]
+    assert "ActionCadenceTracker: 6 created, 0 updated, 0 unchanged, 1 skipped" in result.stdout
+    assert ActionCadenceTracker.objects.filter(sf_id__startswith="7CTImpNewRun").count() == 6
+    assert (
+        ActionCadenceTrackerChangeEvent.objects.filter(record_id__startswith="7CTImpNewRun").count()
+        == 6
+    )
 
 
 @pytest.mark.parametrize(
@@ -438,7 +465,7 @@ def test_a_refused_update_of_an_active_tracker_keeps_the_org_limit_exact(
     for the limit (the importer's count of active trackers did not drift)."""
     settings.CADENCE_ACTIVE_TRACKER_LIMIT = 3
     assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 3
-    _refuse_updates_of("7CTImpTrkRun001OSA")
+    _refuse("UPDATE", "7CTImpTrkRun001OSA")
     rows = tmp_path / "ActionCadenceTracker.csv"
     rows.write_text(
         "Id,State,CompletionReason,DaisyChainIteration,OwnerId,TargetId\r\n"
