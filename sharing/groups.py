@@ -71,6 +71,9 @@ class OrgGraph:
         for pk, role in User.objects.filter(role__isnull=False).values_list("pk", "role_id"):
             self.users_by_role[role].add(pk)
 
+    def users_with_a_role(self) -> int:
+        return sum(len(users) for users in self.users_by_role.values())
+
     # ---- roles
 
     def roles_below(self, role: int | None) -> set[int]:

@@ -310,3 +310,27 @@ def test_page_and_count_shapes_select_the_same_rows(
         ActionCadenceTracker.objects.visible_pair(teammate)
     with pytest.raises(ValueError, match="Unknown purpose"):
         ActionCadenceTracker.objects.visible_to(teammate, "read", "chart")
+
+
+def test_a_boss_above_most_of_the_org_gets_the_per_row_share_test(db, monkeypatch):
+    """In the wide shape, a share is tested per row for someone above most users (the
+    rows their hierarchy misses are few) and through EXISTS for others; same rows."""
+    from sharing.groups import current_graph
+
+    boss_role = UserRoleFactory(name="VP")
+    rep_role = UserRoleFactory(name="Rep", parent_role=boss_role)
+    boss = UserFactory(role=boss_role)
+    reps = [UserFactory(role=rep_role) for _ in range(3)]
+    elsewhere = UserFactory(role=UserRoleFactory(name="Partner"))
+    theirs = running_tracker(owner=elsewhere)
+    running_tracker(owner=reps[0])
+    services.share_tracker(theirs, reps[1], "Read", actor=elsewhere)
+    narrow = {user.pk: visible_ids(user) for user in (boss, reps[1])}
+    monkeypatch.setattr(access, "WIDE_AT", 0)
+    current_graph().visible_shapes.clear()
+    boss_sql = str(ActionCadenceTracker.objects.visible_to(boss).query)
+    rep_sql = str(ActionCadenceTracker.objects.visible_to(reps[1]).query)
+    assert "IS NOT NULL" in boss_sql and "EXISTS" not in boss_sql
+    assert "EXISTS" in rep_sql and "IS NOT NULL" not in rep_sql
+    assert visible_ids(boss) == narrow[boss.pk] and theirs.pk in narrow[boss.pk]
+    assert visible_ids(reps[1]) == narrow[reps[1].pk] and theirs.pk in narrow[reps[1].pk]

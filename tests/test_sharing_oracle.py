@@ -507,10 +507,17 @@ def check(built: Built, *, with_access_level: bool = True) -> None:
             }
             # Both shapes of the filter (sharing.access): the narrow UNION a rep with
             # few trackers gets, and the wide per-row test for users who see many.
-            for shape, wide_at in (("narrow", 10**9), ("wide", 0)):
+            # The wide shape's share test comes as EXISTS or, for users above most of
+            # the org, as a per-row scalar subquery (PER_ROW_SHARE_TEST_AT).
+            for shape, wide_at, per_row in (
+                ("narrow", 10**9, False),
+                ("wide", 0, False),
+                ("wide, per-row share test", 0, True),
+            ):
                 with (
                     mock.patch.object(access, "WIDE_AT", wide_at),
                     mock.patch.object(access, "COUNT_WIDE_AT", wide_at),
+                    mock.patch.object(access, "_per_row_share_test", lambda *_, v=per_row: v),
                 ):
                     current_graph().visible_shapes.clear()
                     visible = set(
