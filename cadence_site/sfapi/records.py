@@ -29,19 +29,26 @@ NUMBER_TYPES = frozenset({"int", "double", "currency", "percent"})
 # --------------------------------------------------------------------------- reading
 
 
-def readable(sobject: SObjectType, user: Any, *, include_deleted: bool = False) -> models.QuerySet:
+def readable(
+    sobject: SObjectType, user: Any, *, include_deleted: bool = False, as_set: bool = False
+) -> models.QuerySet:
     """Every record of ``sobject`` that ``user`` can read; soft-deleted ones only when
-    asked (getDeleted reports deletions of records the user could read)."""
+    asked (getDeleted reports deletions of records the user could read). ``as_set`` for
+    a queryset used as a set of ids (``x__in=readable(...).values("pk")``): trackers then
+    take the visibility shape that collects a set (sharing.access)."""
     from sharing.access import visible_q
     from sharing.services import manual_shares_visible_to
     from trackers.models import ActionCadenceStepTracker, ActionCadenceTracker
 
     model = sobject.model
     if model in (ActionCadenceTracker, ActionCadenceStepTracker):
+        if model is ActionCadenceStepTracker:
+            as_set = True  # the step trackers of a set of trackers
+        purpose = "count" if as_set else "page"
         trackers = (
-            ActionCadenceTracker.all_objects.filter(visible_q(user, "read"))
+            ActionCadenceTracker.all_objects.filter(visible_q(user, "read", purpose))
             if include_deleted
-            else ActionCadenceTracker.objects.visible_to(user, "read")
+            else ActionCadenceTracker.objects.visible_to(user, "read", purpose)
         )
         if model is ActionCadenceTracker:
             return trackers

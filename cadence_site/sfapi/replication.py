@@ -83,7 +83,7 @@ def get_updated(sobject: SObjectType, user: Any, params: Any) -> dict[str, Any]:
             created_at__gte=start,
             created_at__lt=covered,
             change_type__in=(ChangeType.CREATE, ChangeType.UPDATE, ChangeType.UNDELETE),
-            tracker__in=records.readable(sobject, user).values("pk"),
+            tracker__in=records.readable(sobject, user, as_set=True).values("pk"),
         )
         ids = events.order_by("record_id").values_list("record_id", flat=True).distinct()
     else:
