@@ -7,6 +7,7 @@ Rule rows belong to recalculation.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from sharing import access, recalc
 from sharing.models import AccessLevel, Group, RowCause, User
 from sharing.models import ActionCadenceTrackerOwnerSharingRule as Rule
 from sharing.models import ActionCadenceTrackerShare as Share
+
+logger = logging.getLogger(__name__)
 
 
 class SharingError(Exception):
@@ -88,7 +91,7 @@ def schedule_recalculation(rule_ids: list[int] | None = None) -> str:
     """
     from sharing.tasks import recalculate_sharing
     from trackers.models import ActionCadenceTracker
-    from trackers.tasks import enqueue_after_commit
+    from trackers.tasks import commits_with_the_database
 
     if not Rule.objects.exists():
         return "inline"
@@ -96,8 +99,22 @@ def schedule_recalculation(rule_ids: list[int] | None = None) -> str:
     if not ActionCadenceTracker.all_objects.all()[threshold : threshold + 1].exists():
         recalc.recalculate_rules(rule_ids)
         return "inline"
-    # Never before the change that asked for it is committed (Redis does not wait for it).
-    enqueue_after_commit(recalculate_sharing, rule_ids)
+    if commits_with_the_database(recalculate_sharing):
+        recalculate_sharing.enqueue(rule_ids)  # commits, or rolls back, with the change
+        return "queued"
+
+    # Redis: never before the change that asked for it is committed (Redis does not wait
+    # for it). If Redis refuses, the rows are recalculated here, slowly but exactly:
+    # a rule change whose rows were never written would grant or hide trackers wrongly
+    # until the next change.
+    def send() -> None:
+        try:
+            recalculate_sharing.enqueue(rule_ids)
+        except Exception:
+            logger.exception("Could not queue a sharing recalculation; running it here")
+            recalc.recalculate_rules(rule_ids)
+
+    transaction.on_commit(send)
     return "queued"
 
 

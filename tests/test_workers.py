@@ -271,3 +271,30 @@ def test_cadence_worker_runs_rqworker_when_the_queue_is_redis(rq_queue):
     assert "Queue: Redis (rqworker default)" in done.stdout
     assert "Worker" in done.stderr + done.stdout  # RQ's own start and stop lines
     assert "db_worker" not in done.stdout
+
+
+def test_a_sharing_recalculation_that_redis_refuses_runs_in_the_request(
+    rep, teammate, rq_queue, settings, django_capture_on_commit_callbacks, caplog
+):
+    """A rule saved while Redis is down still gets its share rows (computed in the
+    request, slowly, and logged), rather than granting nothing until the next change."""
+    from sharing import services
+    from sharing.models import ActionCadenceTrackerOwnerSharingRule, Group, GroupMember
+
+    tracker = running_tracker(owner=rep)
+    east = Group.objects.create(name="East", developer_name="East")
+    GroupMember.objects.create(group=east, member_user=rep)
+    settings.SHARING_INLINE_RECALC_MAX_TRACKERS = 0  # every recalculation goes to a worker
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}  # nothing listens
+    rule = ActionCadenceTrackerOwnerSharingRule(
+        name="East to teammate",
+        developer_name="East_to_teammate",
+        group=east,
+        share_with_user=teammate,
+        access_level="Read",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.save_rule(rule, actor=None) == "queued"
+    assert "Could not queue a sharing recalculation; running it here" in caplog.text
+    assert ActionCadenceTracker.objects.visible_to(teammate).filter(pk=tracker.pk).exists()
+    assert rq_queue.count == 0
