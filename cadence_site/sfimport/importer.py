@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 from django.conf import settings
@@ -144,6 +145,12 @@ class _RollBack(Exception):
 
 
 Progress = Callable[[SourceFile, int], None]
+# One column of a file as the reader converts it: (cell index, field, API name, kind,
+# converter).
+_Slot = tuple[int, "_Field", str, str, Callable[[Any], Any]]
+# Characters str.strip() removes (the last is U+3000): a cell that starts or ends with
+# one may be a padded null.
+_SPACES = frozenset(chr(code) for code in range(0x3001) if chr(code).isspace())
 
 
 # --------------------------------------------------------------------------- per-object plans
@@ -544,19 +551,19 @@ class Importer:
     # ----------------------------------------------------------------- reading
 
     def _import_file(self, plan: _Plan, source: SourceFile) -> None:
-        slots: list[tuple[int, _Field, str, str]] = []  # (cell index, field, API name, kind)
+        slots: list[_Slot] = []
         ignored = []
         for index, column in enumerate(source.columns):
             found = plan.fields.get(column.lower())
             if found is None:
                 ignored.append(column)
             else:
-                slots.append((index, found, found.spec.name, found.kind))
+                slots.append((index, found, found.spec.name, found.kind, found.convert))
         if ignored:
             self.result.notes.append(
                 f"{source.name}: columns not in {plan.name} were ignored: {', '.join(ignored)}"
             )
-        given = {name for _, _, name, _ in slots}
+        given = {slot[2] for slot in slots}
         batch: list[_Row] = []
         done = 0
         read = self._read
@@ -581,7 +588,7 @@ class Importer:
         source: SourceFile,
         number: int,
         row_cells: list[Any] | int,
-        slots: list[tuple[int, _Field, str, str]],
+        slots: list[_Slot],
     ) -> _Row | None:
         location = source.location(number)
         if isinstance(row_cells, int):
@@ -595,13 +602,12 @@ class Importer:
         refs: list[tuple[_Field, str, str]] = []
         sf_id = None
         known_ids = self.reference_ids
-        nulls = cells.NULLS
-        for index, found, name, kind in slots:
+        nulls, spaces = cells.NULLS, _SPACES
+        for index, found, name, kind, convert in slots:
             raw = row_cells[index]
             if raw.__class__ is str:
-                if raw in nulls or (
-                    (raw[0].isspace() or raw[-1].isspace()) and raw.strip() in nulls
-                ):
+                padded = raw and (raw[0] in spaces or raw[-1] in spaces)
+                if raw in nulls or (padded and raw.strip() in nulls):
                     raw = None
             elif raw is MISSING:  # a JSON record may leave a column out
                 continue
@@ -620,7 +626,7 @@ class Importer:
                 value = known_ids.get(raw)
                 if value is None:
                     try:
-                        value = found.convert(raw)
+                        value = convert(raw)
                     except cells.FieldError as error:
                         errors.append((name, str(error)))
                         continue
@@ -634,7 +640,7 @@ class Importer:
                 given[name] = value
                 continue
             try:
-                value = found.convert(raw)
+                value = convert(raw)
             except cells.FieldError as error:
                 errors.append((name, str(error)))
                 continue
@@ -955,13 +961,15 @@ class Importer:
         actor_id = self.actor.pk if self.actor else None
         actor_sf_id = self.actor.sf_id if self.actor else ""
         dumps = json.JSONEncoder().encode
+        every_field = _EventValues(plan.event_fields)
+        subsets: dict[tuple[str, ...], _EventValues] = {}
         rows = []
         for change_type, batch in ((ChangeType.CREATE, creates), (ChangeType.UPDATE, updates)):
             type_name = str(change_type)
             for row in batch:
                 if change_type == ChangeType.CREATE:
                     changed_fields = "[]"
-                    event_values = _event_values(plan.event_fields, row, self.actor)
+                    event_values = every_field(row, self.actor)
                 else:
                     names = sorted(
                         {
@@ -972,9 +980,12 @@ class Importer:
                     )
                     if (row.existing["state"] in ACTIVE) != (row.merged["state"] in ACTIVE):
                         names = sorted({*names, "IsTrackerActive"})
-                    event_values = _event_values(
-                        [item for item in plan.event_fields if item[0] in names], row, self.actor
-                    )
+                    some_fields = subsets.get(tuple(names))
+                    if some_fields is None:
+                        some_fields = subsets[tuple(names)] = _EventValues(
+                            item for item in plan.event_fields if item[0] in names
+                        )
+                    event_values = some_fields(row, self.actor)
                     changed_fields = json.dumps(names)
                 rows.append(
                     (
@@ -1099,15 +1110,14 @@ def _writer(model: type[models.Model], columns: list[str]) -> Callable[[list[tup
                     cursor.executemany(
                         full,
                         [
-                            [value for row in rows[start : start + per] for value in row]
+                            list(chain.from_iterable(rows[start : start + per]))
                             for start in range(0, whole, per)
                         ],
                     )
                 if whole < len(rows):
                     rest = rows[whole:]
                     cursor.execute(
-                        head + ", ".join([one] * len(rest)),
-                        [value for row in rest for value in row],
+                        head + ", ".join([one] * len(rest)), list(chain.from_iterable(rest))
                     )
         finally:
             cursor.close()
@@ -1160,30 +1170,43 @@ def _new_ids(plan: _Plan, count: int) -> list[str]:
     return new_sf_ids(plan.sobject.key_prefix, count) if count else []
 
 
-def _event_values(fields: list[tuple[str, str, str | None]], row: _Row, actor: Any) -> dict:
+class _EventValues:
     """Fields by API name as the API shows them after the import: references as the
     file gave them (or the importing user, for audit fields it stamped), the rest
-    from the stored row."""
-    given, merged = row.values, row.merged
-    values: dict[str, Any] = {}
-    for name, kind, attr in fields:
-        if kind == "ref":
-            if name in given:
-                value = given[name]
-            elif actor is not None and attr and merged.get(attr) == actor.pk:
-                value = actor.sf_id
-            else:
-                value = None
-        elif kind == "id":
-            value = row.sf_id
-        elif name == "IsTrackerActive":
-            value = merged["state"] in ACTIVE
-        else:
+    from the stored row. Made once per set of fields; a row then costs a dict copy
+    and a few look-ups per field, no branching on each field's kind."""
+
+    def __init__(self, fields: Iterable[tuple[str, str, str | None]]) -> None:
+        fields = list(fields)
+        self.template = dict.fromkeys(name for name, _, _ in fields)
+        self.id_names = [name for name, kind, _ in fields if kind == "id"]
+        self.active_names = [name for name, _, _ in fields if name == "IsTrackerActive"]
+        self.references = [(name, attr) for name, kind, attr in fields if kind == "ref"]
+        self.stored = [
+            (name, attr)
+            for name, kind, attr in fields
+            if kind not in ("ref", "id") and name != "IsTrackerActive"
+        ]
+
+    def __call__(self, row: _Row, actor: Any) -> dict[str, Any]:
+        given, merged = row.values, row.merged
+        values = self.template.copy()
+        for name in self.id_names:
+            values[name] = row.sf_id
+        for name in self.active_names:
+            values[name] = merged["state"] in ACTIVE
+        for name, attr in self.references:
+            value = given.get(name, MISSING)
+            if value is MISSING:
+                stamped = actor is not None and attr and merged.get(attr) == actor.pk
+                value = actor.sf_id if stamped else None
+            values[name] = value
+        for name, attr in self.stored:
             value = merged[attr]
             if value is not None and value.__class__ not in _JSON_AS_IS:
                 value = _json(value)
-        values[name] = value
-    return values
+            values[name] = value
+        return values
 
 
 _JSON_AS_IS = frozenset({str, bool, int})

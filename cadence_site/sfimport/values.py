@@ -162,8 +162,35 @@ def text_converter(spec: FieldSpec, model_field: models.Field | None) -> Callabl
     return convert
 
 
+# Field types with few distinct values (State, IsDeleted, DaisyChainIteration): a file's
+# cells of them are converted once each and then looked up.
+FEW_VALUES = frozenset({"picklist", "boolean", "int"})
+FEW_VALUES_KEPT = 1024
+
+
+def _remembered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert``, remembering up to FEW_VALUES_KEPT text cells' values (only text: in
+    JSON, True and 1 are equal keys but not the same cell)."""
+    known: dict[str, Any] = {}
+
+    def remembered(raw: Any) -> Any:
+        value = known.get(raw) if raw.__class__ is str else None
+        if value is None:
+            value = convert(raw)
+            if raw.__class__ is str and len(known) < FEW_VALUES_KEPT:
+                known[raw] = value
+        return value
+
+    return remembered
+
+
 def converter(spec: FieldSpec, model_field: models.Field | None) -> Callable[[Any], Any]:
     """The converter of a non-null cell of this field."""
+    convert = _converter(spec, model_field)
+    return _remembered(convert) if spec.type in FEW_VALUES else convert
+
+
+def _converter(spec: FieldSpec, model_field: models.Field | None) -> Callable[[Any], Any]:
     kind = spec.type
     if kind in ("id", "reference"):
         return normalize_id
