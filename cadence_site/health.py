@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django.views.defaults import server_error as django_server_error
 
-from cadence_site.middleware import database_unavailable_response
+from cadence_site.middleware import database_unavailable_response, is_busy
 
 logger = logging.getLogger(__name__)
 
@@ -64,5 +64,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a database that failed outside a view (in middleware) is still a 503."""
     error = sys.exc_info()[1]
     if isinstance(error, OperationalError | InterfaceError):
-        return database_unavailable_response(request)
+        return database_unavailable_response(request, busy=is_busy(error))
     return django_server_error(request)

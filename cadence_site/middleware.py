@@ -1,4 +1,4 @@
-"""Request ids for the logs, and a clean 503 when the database is gone mid-request."""
+"""Request ids for the logs, and a clean 503 when the database is gone or busy mid-request."""
 
 from __future__ import annotations
 
@@ -25,6 +25,24 @@ DATABASE_UNAVAILABLE = (
     "The database is unavailable; try again in a moment. No change is ever half-made."
 )
 RETRY_AFTER_SECONDS = "30"
+# A deadlock, a lock or statement timeout, a serialization failure (PostgreSQL) or
+# "database is locked" (SQLite): the database is there but this request lost a race
+# for the same rows; its transaction was rolled back, and trying again soon works.
+DATABASE_BUSY = (
+    "The database was too busy with other changes to the same records to finish this "
+    "request; try again. No change is ever half-made."
+)
+BUSY_RETRY_AFTER_SECONDS = "2"
+BUSY_SQLSTATES = {"40001", "40P01", "55P03", "57014"}
+_SQLITE_BUSY = ("database is locked", "database table is locked")
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means contention rather than an unreachable database."""
+    cause = error.__cause__ or error
+    if getattr(cause, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    return any(text in str(error) for text in _SQLITE_BUSY)
 
 
 class RequestIdMiddleware:
@@ -47,20 +65,24 @@ class RequestIdMiddleware:
         return response
 
 
-def database_unavailable_response(request: HttpRequest) -> HttpResponse:
-    """503 in the shape the caller speaks: Salesforce errors, DRF errors or a page.
+def database_unavailable_response(request: HttpRequest, *, busy: bool = False) -> HttpResponse:
+    """503 in the shape the caller speaks: Salesforce errors, DRF errors or a page;
+    ``busy`` for contention (Salesforce's UNABLE_TO_LOCK_ROW, retry in seconds).
 
     Renders without the request's context so nothing here touches the database
     (no session, no user, no messages).
     """
+    message = DATABASE_BUSY if busy else DATABASE_UNAVAILABLE
     if request.path.startswith("/services/data/"):
-        body = [{"message": DATABASE_UNAVAILABLE, "errorCode": "SERVER_UNAVAILABLE"}]
+        code = "UNABLE_TO_LOCK_ROW" if busy else "SERVER_UNAVAILABLE"
+        body = [{"message": message, "errorCode": code}]
         response: HttpResponse = JsonResponse(body, status=503, safe=False)
     elif request.path.startswith("/api/"):
-        response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
+        response = JsonResponse({"detail": message}, status=503)
     else:
-        response = HttpResponse(loader.render_to_string("503.html"), status=503)
-    response["Retry-After"] = RETRY_AFTER_SECONDS
+        page = loader.render_to_string("503.html", {"busy": busy, "message": message})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = BUSY_RETRY_AFTER_SECONDS if busy else RETRY_AFTER_SECONDS
     return response
 
 
@@ -81,10 +103,13 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.error(
-            "Database unavailable while serving %s %s",
+        busy = is_busy(exception)
+        logger.log(
+            logging.WARNING if busy else logging.ERROR,
+            "Database %s while serving %s %s",
+            "busy" if busy else "unavailable",
             request.method,
             request.path,
             exc_info=exception,
         )
-        return database_unavailable_response(request)
+        return database_unavailable_response(request, busy=busy)

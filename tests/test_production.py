@@ -384,7 +384,7 @@ def test_make_serve_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path):
             try:
                 if requests.get(f"http://127.0.0.1:{port}/health/", timeout=2).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow to answer its first
                 time.sleep(0.5)
         else:
             pytest.fail(
@@ -479,6 +479,47 @@ def test_a_database_error_outside_any_view_is_still_a_503():
     assert response.status_code == 500
 
 
+@pytest.mark.parametrize(
+    "message",
+    ["database is locked", "deadlock detected", "canceling statement due to lock timeout"],
+)
+@pytest.mark.parametrize(
+    "path, shape",
+    [("/services/data/v62.0/sobjects/", "salesforce"), ("/api/trackers/", "drf"), ("/", "page")],
+)
+def test_contention_is_a_503_that_says_retry_soon(message, path, shape):
+    """A deadlock, a lock timeout (PostgreSQL, told by SQLSTATE) or SQLite's "database is
+    locked" is not an unreachable database: a 503 saying so, to retry in seconds."""
+    import sqlite3
+
+    from cadence_site.middleware import DATABASE_BUSY, DatabaseUnavailableMiddleware
+
+    if message == "database is locked":
+        cause: Exception = sqlite3.OperationalError(message)
+    elif message == "deadlock detected":
+        cause = psycopg.errors.DeadlockDetected(message)
+    else:
+        cause = psycopg.errors.LockNotAvailable(message)
+    error = OperationalError(message)
+    error.__cause__ = cause
+    request = RequestFactory().get(path)
+    response = DatabaseUnavailableMiddleware(lambda r: None).process_exception(request, error)
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    if shape == "salesforce":
+        assert json.loads(response.content) == [
+            {"message": DATABASE_BUSY, "errorCode": "UNABLE_TO_LOCK_ROW"}
+        ]
+    elif shape == "drf":
+        assert json.loads(response.content) == {"detail": DATABASE_BUSY}
+    else:
+        assert "Someone else was changing the same records" in response.content.decode()
+    # An unreachable database keeps its own answer.
+    gone = OperationalError("connection refused")
+    response = DatabaseUnavailableMiddleware(lambda r: None).process_exception(request, gone)
+    assert response["Retry-After"] == "30"
+    assert b"busy" not in response.content
+
+
 # --------------------------------------------------------------------------- killed mid-request
 
 
@@ -555,5 +596,46 @@ def test_a_connection_killed_mid_request_is_a_503_and_writes_nothing(
         assert "database is unavailable" in response.json()["detail"]
     else:
         assert b"We can't reach the database right now" in response.content
+    assert ActionCadenceTracker.objects.values().get(pk=tracker.pk) == before
+    assert ActionCadenceTrackerChangeEvent.objects.count() == events_before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("surface", ["dashboard", "api", "salesforce"])
+def test_a_removal_that_times_out_on_a_locked_row_is_a_busy_503_and_writes_nothing(
+    transactional_db, client, surface
+):
+    """GIVEN another transaction holds the tracker's row lock and the request's lock_timeout
+    is short WHEN the owner removes the tracker THEN a 503 saying to retry soon (Salesforce:
+    UNABLE_TO_LOCK_ROW), and nothing was written."""
+    owner = UserFactory(username="locked_out")
+    tracker = running_tracker(owner=owner)
+    _token, raw = ApiToken.issue(owner)
+    client.force_login(owner)
+    before = ActionCadenceTracker.objects.values().get(pk=tracker.pk)
+    events_before = ActionCadenceTrackerChangeEvent.objects.count()
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    table = ActionCadenceTracker._meta.db_table
+    with psycopg.connect(**params) as holder:
+        holder.execute(f'SELECT 1 FROM "{table}" WHERE id = %s FOR UPDATE', [tracker.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        try:
+            response = remove_through(surface, client, tracker, raw)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        holder.rollback()
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    if surface == "salesforce":
+        assert response.json()[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    elif surface == "api":
+        assert "too busy" in response.json()["detail"]
+    else:
+        assert b"Someone else was changing the same records" in response.content
     assert ActionCadenceTracker.objects.values().get(pk=tracker.pk) == before
     assert ActionCadenceTrackerChangeEvent.objects.count() == events_before

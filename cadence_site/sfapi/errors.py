@@ -85,15 +85,24 @@ def _convert(exc: Exception) -> SalesforceError | None:
     if isinstance(exc, SalesforceError):
         return exc
     if isinstance(exc, OperationalError | InterfaceError):
-        # The database went away: Salesforce's "try again later", not a bug.
-        from cadence_site.middleware import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+        # The database went away, or lost a race for a row: Salesforce's "try again
+        # later" (or UNABLE_TO_LOCK_ROW), not a bug.
+        from cadence_site import middleware
 
+        if middleware.is_busy(exc):
+            logger.warning("Database busy in the Salesforce-compatible API", exc_info=exc)
+            return SalesforceError(
+                "UNABLE_TO_LOCK_ROW",
+                middleware.DATABASE_BUSY,
+                503,
+                headers={"Retry-After": middleware.BUSY_RETRY_AFTER_SECONDS},
+            )
         logger.error("Database unavailable in the Salesforce-compatible API", exc_info=exc)
         return SalesforceError(
             "SERVER_UNAVAILABLE",
-            DATABASE_UNAVAILABLE,
+            middleware.DATABASE_UNAVAILABLE,
             503,
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
+            headers={"Retry-After": middleware.RETRY_AFTER_SECONDS},
         )
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers = {}
