@@ -182,3 +182,26 @@ def test_manager_sees_processing_only_on_request_and_browses_cadences(live_serve
     page.goto(f"{live_server.url}/")
     shoot(page, "14-overview-phone", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_overview_says_when_it_was_counted_and_refresh_counts_again(live_server, page, shoot):
+    """The Overview's figures are reused for a minute and say so; after a removal they
+    are as of the earlier count until the rep clicks Refresh now."""
+    team = Team()
+    first, _second = team.running(2)
+    log_in(page, live_server, "owner")
+    active = page.locator('[data-figure="active"]')
+    expect()(active).to_have_text("2")
+    as_of = page.locator(".as-of time").get_attribute("datetime")
+    expect()(page.locator(".as-of")).to_contain_text("counted again after 60 s")
+
+    lifecycle.remove_target(first, actor=team.owner, disposition="Not Interested")
+    page.reload()
+    expect()(active).to_have_text("2")
+    assert page.locator(".as-of time").get_attribute("datetime") == as_of
+    shoot(page, "12-overview-as-of")
+
+    page.get_by_role("link", name="Refresh now").click()
+    page.wait_for_url(re.compile(r"refresh=1"))
+    expect()(active).to_have_text("1")
+    assert page.locator(".as-of time").get_attribute("datetime") > as_of
