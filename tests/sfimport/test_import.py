@@ -480,3 +480,36 @@ def test_a_refused_update_of_an_active_tracker_keeps_the_org_limit_exact(
     assert errors[0].startswith("ActionCadenceTracker.csv:2: the database refused the row")
     assert errors[1].startswith("ActionCadenceTracker.csv:3:State: the org already has 3 active")
     assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 3
+
+
+def test_dry_run_checks_everything_and_keeps_nothing(db):
+    """GIVEN the whole org and a file with bad trackers WHEN imported with --dry-run THEN
+    every bad row is reported as in a real import, the summary counts what would be
+    created, and nothing is kept: no record, no change event, no share row."""
+    result = run_command(*org_files(), BAD, "--dry-run")
+    errors = result.stderr.splitlines()
+    assert errors[0].startswith("ActionCadenceTracker.csv:2:State: 'Runing' is not a value of")
+    assert len(errors) == 5
+    assert "ActionCadenceTracker: 6 created, 0 updated, 0 unchanged, 5 skipped" in result.stdout
+    assert "Dry run: nothing was imported." in result.stdout
+    assert not Lead.objects.exists()
+    assert not User.objects.exists()
+    assert not ActionCadenceTracker.all_objects.exists()
+    assert not ActionCadenceTrackerChangeEvent.objects.exists()
+    assert not ActionCadenceTrackerShare.objects.exists()
+
+
+def test_na_and_blank_cells_are_null_and_padded_text_is_kept(db, tmp_path):
+    """#N/A (Data Loader's null), padded or not, and cells of spaces only (a
+    non-breaking one too) are null; text with spaces around a value keeps them."""
+    leads = tmp_path / "Lead.csv"
+    leads.write_text(
+        "Id,FirstName,LastName,Company,Email,IsConverted\r\n"
+        "00QImpLeadNul01,#N/A,Null,  Padded Co ,  #N/A\t,\u00a0\r\n",
+        encoding="utf-8",
+    )
+    result = run_command(str(leads))
+    assert result.stderr == ""
+    lead = Lead.objects.get(sf_id__startswith="00QImpLeadNul01")
+    assert (lead.first_name, lead.email, lead.is_converted) == ("", "", False)
+    assert lead.company == "  Padded Co "
