@@ -10,10 +10,12 @@ import signal
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from cadence_site import registry
+from cadence_site.registry import format_datetime
 from tests.factories import (
     LeadFactory,
     UserFactory,
@@ -523,3 +525,104 @@ def test_recovery_marks_the_dead_workers_task_failed(rep, team, settings):
     result = tasks.run_bulk_job.get_backend().get_result(job.task_id)
     assert result.status == "FAILED"
     assert result.errors[-1].exception_class is lifecycle.WorkerDied
+
+
+# --------------------------------------------------------------------------- events
+
+
+class RolledBack(Exception):
+    pass
+
+
+def single_update_event(tracker_pk, actor, changes) -> tuple[list, dict]:
+    """The event the single-tracker path (``_update`` on the locked row) writes for the
+    same change to the same Processing tracker, read back, with the change rolled back."""
+    try:
+        with transaction.atomic():
+            with lifecycle._transition(actor, "oracle") as tx:
+                tracker = lifecycle._lock(tracker_pk)
+                lifecycle._update(tx, tracker, expected_state="Processing", **changes)
+            event = latest_event(tracker)
+            found = (event.changed_fields, event.values)
+            raise RolledBack
+    except RolledBack:
+        return found
+
+
+def final_changes(action, tracker_pk, disposition) -> dict:
+    """What each bulk action writes to a tracker, as remove_target / pause / resume do."""
+    if action == "remove":
+        return {
+            "state": "Complete",
+            "completion_reason": "ManuallyRemoved",
+            "completion_disposition": disposition,
+            "current_step": None,
+            "scheduled_resume_date_time": None,
+            "prior_state": None,
+        }
+    if action == "pause":
+        return {"state": "Paused", "scheduled_resume_date_time": None, "prior_state": None}
+    step = lifecycle._open_step(ActionCadenceTracker.objects.get(pk=tracker_pk))
+    waiting = step.step_type == StepType.WAIT and step.due_date_time is not None
+    return {
+        "state": "Running",
+        "scheduled_resume_date_time": step.due_date_time if waiting else None,
+        "prior_state": None,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("action", "disposition"),
+    [("remove", "Not Interested"), ("remove", None), ("pause", None), ("resume", None)],
+)
+def test_a_bulk_jobs_events_are_the_ones_the_single_tracker_path_writes(
+    rep, teammate, monkeypatch, action, disposition
+):
+    """GIVEN trackers in different situations (on a call step, waiting on a Wait step,
+    last modified by someone else) WHEN a bulk job finishes them THEN each one's event
+    has exactly the changed fields and values that ``_update`` writes for the same change,
+    one transaction per chunk numbering its events in order."""
+    # Chunks of three: the second holds two trackers waiting until different times.
+    monkeypatch.setattr(lifecycle, "BULK_CHUNK_SIZE", 3)
+    calls = make_cadence(StepType.MAKE_A_CALL, StepType.SEND_AN_EMAIL)
+    waits = make_cadence(StepType.WAIT, StepType.MAKE_A_CALL)
+    trackers = [running_tracker(owner=rep, cadence=cadence) for cadence in [calls, waits] * 3]
+    if action == "resume":
+        for tracker in trackers:
+            lifecycle.pause(tracker, actor=rep)
+    job = lifecycle.start_bulk(action, [t.pk for t in trackers], actor=rep, disposition=disposition)
+    assert job.total == len(trackers)
+    # Someone else's stamp on two of them (a data fix in the admin, say): the final event
+    # must then name LastModifiedById too.
+    ActionCadenceTracker.objects.filter(pk__in=[trackers[0].pk, trackers[2].pk]).update(
+        last_modified_by=teammate
+    )
+    expected = {
+        t.pk: single_update_event(t.pk, rep, final_changes(action, t.pk, disposition))
+        for t in trackers
+    }
+    stamps = ("LastModifiedDate", "SystemModstamp")
+
+    lifecycle.run_bulk_job(job.pk)
+
+    written = list(Events.filter(tracker__in=trackers, change_origin=f"bulk {action}"))
+    finals = [event for event in written if event.values.get("State") != "Processing"]
+    assert sorted(event.tracker_id for event in finals) == sorted(t.pk for t in trackers)
+    for event in finals:
+        names, values = expected[event.tracker_id]
+        assert event.changed_fields == names, event.record_id
+        assert {k: v for k, v in event.values.items() if k not in stamps} == {
+            k: v for k, v in values.items() if k not in stamps
+        }
+        assert [event.values[name] for name in stamps] == [format_datetime(event.created_at)] * 2
+        assert (event.change_type, event.commit_user_sf_id) == ("UPDATE", rep.sf_id)
+    assert {len(event.changed_fields) for event in finals} != {len(finals[0].changed_fields)}
+    by_transaction: dict[str, list] = {}
+    for event in sorted(finals, key=lambda event: event.replay_id):
+        by_transaction.setdefault(event.transaction_key, []).append(event)
+    assert [len(events) for events in by_transaction.values()] == [3, 3]
+    for events in by_transaction.values():
+        assert [event.sequence_number for event in events] == [1, 2, 3]
+        assert sorted(event.tracker_id for event in events) == [e.tracker_id for e in events]
+    assert_events_match_the_database(trackers)
