@@ -6,7 +6,8 @@ with ``executemany`` (SQLite) or PostgreSQL's ``COPY`` (psycopg 3); columns the
 database computes itself (``IsTrackerActive``) are left out. ``bulk_load`` wraps
 a big load in one transaction with the indexes built at the end, and
 ``BulkTrackerWriter`` makes realistic trackers that keep every invariant the
-lifecycle keeps. ``generate_trackers`` and ``seed_demo`` use them.
+lifecycle keeps. ``seed_demo`` uses them. ``DatabaseLoad`` (``generate_trackers``)
+goes further: the database makes the rows itself, with no row passing through Python.
 
 Ids are 18-character Salesforce ids (3-character prefix, 12 base-62 characters,
 case-safe suffix), made a whole batch at once and ascending, as Salesforce's are.
@@ -19,6 +20,7 @@ import datetime as dt
 import enum
 import itertools
 import json
+import math
 import os
 import random
 import uuid
@@ -887,3 +889,611 @@ class _Batch:
     trackers: list[tuple] = field(default_factory=list)
     step_trackers: list[tuple] = field(default_factory=list)
     events: list[tuple] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- made by the database
+
+# Draws are residues modulo this prime: a quadratic in the row number, ((a·i + b)·(c·i + d))
+# mod p, its coefficients drawn from the seed. Every product stays below 2**63, so SQLite
+# (which turns an overflowing integer into a float) and PostgreSQL compute the same numbers.
+_PRIME = 2_147_483_647
+_COUNTING_CHARS = 5  # the characters of an id that count the rows of one load
+
+
+class _Sql:
+    """The few spellings SQLite and PostgreSQL do not share, and SQL-building helpers."""
+
+    def __init__(self) -> None:
+        self.postgres = connection.vendor == "postgresql"
+        # Ends a subquery the planner must not merge into the query around it, so each of
+        # its columns is computed once a row however often it is used.
+        self.fence = "OFFSET 0" if self.postgres else "LIMIT -1 OFFSET 0"
+
+    def numbers(self, start: int, stop: int) -> str:
+        """A FROM item: the integers ``start`` to ``stop - 1`` as column ``i``."""
+        if self.postgres:
+            return f"generate_series({start}::bigint, {stop - 1}) AS g(i)"
+        return (
+            f"(WITH RECURSIVE g(i) AS (SELECT {start} UNION ALL SELECT i + 1 FROM g "
+            f"WHERE i < {stop - 1}) SELECT i FROM g) AS g"
+        )
+
+    def timestamp(self, epoch: str) -> str:
+        if self.postgres:
+            return f"to_timestamp({epoch})"
+        return f"datetime({epoch}, 'unixepoch')"  # Django's naive UTC text
+
+    def least(self, first: str, second: str) -> str:
+        return f"{'LEAST' if self.postgres else 'MIN'}({first}, {second})"
+
+    def literal(self, value: Any) -> str:
+        value = _plain(value)
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        raise TypeError(f"No SQL literal for {value!r}")
+
+    def word(self, index: str, words: Sequence[str]) -> str:
+        """``words[index]``: an array element on PostgreSQL; on SQLite (no arrays) cut from
+        one packed literal (PostgreSQL's SUBSTR would walk a UTF-8 literal to get there)."""
+        if self.postgres:
+            array = ", ".join(self.literal(word) for word in words)
+            return f"(ARRAY[{array}])[({index}) + 1]"
+        width = max(len(word) for word in words)
+        packed = self.literal("".join(word.ljust(width) for word in words))
+        return f"RTRIM(SUBSTR({packed}, ({index}) * {width} + 1, {width}))"
+
+    def pick(self, draw: str, weighted: Weighted) -> str:
+        """A weighted choice: thresholds on a draw."""
+        total = sum(weight for _, weight in weighted)
+        branches, running = [], 0.0
+        for value, weight in weighted[:-1]:
+            running += weight
+            threshold = int(_PRIME * running / total)
+            branches.append(f"WHEN {draw} < {threshold} THEN {self.literal(value)}")
+        last = self.literal(weighted[-1][0])
+        return f"CASE {' '.join(branches)} ELSE {last} END" if branches else last
+
+
+class _IdSeries:
+    """18-character ids for up to ``count`` rows of one load, ascending with the row's
+    offset: the key prefix, seven random characters, then five counting ones in digits
+    and lower case only, so that the case-safe suffix is the same for the whole series."""
+
+    DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+    def __init__(self, prefix: str, count: int) -> None:
+        span = len(self.DIGITS) ** _COUNTING_CHARS
+        if count > span:
+            raise ValueError(f"One load makes at most {span:,} ids of an object.")
+        head = prefix + "".join(sfid.BASE62[byte % 62] for byte in os.urandom(7))
+        self.first = int.from_bytes(os.urandom(4)) % (span - count + 1)
+        self.head = head
+        self.suffix = sfid.checksum(head + "00000")
+
+    def sql(self, offset: str) -> str:
+        number = f"({offset} + {self.first})"
+        base = len(self.DIGITS)
+        chars = " || ".join(
+            f"SUBSTR('{self.DIGITS}', CAST({number} / {base**power} % {base} AS INTEGER) + 1, 1)"
+            for power in reversed(range(_COUNTING_CHARS))
+        )
+        return f"'{self.head}' || {chars} || '{self.suffix}'"
+
+
+class _Draws:
+    """Named streams of deterministic pseudo-random draws, 0 to _PRIME - 1, in SQL."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def __call__(self, name: str, index: str = "i") -> str:
+        rng = random.Random(f"{self.seed}:{name}")
+        a, b, c, d = (rng.randrange(1, _PRIME) for _ in range(4))
+        return (
+            f"((({index} * {a} + {b}) % {_PRIME}) * (({index} * {c} + {d}) % {_PRIME}) % {_PRIME})"
+        )
+
+    def shuffle(self, name: str, size: int) -> tuple[int, int]:
+        """(a, b) with gcd(a, size) = 1, so ``(a·i + b) mod size`` shuffles 0 to size - 1."""
+        rng = random.Random(f"{self.seed}:{name}")
+        while True:
+            a = rng.randrange(1, max(size, 2))
+            if math.gcd(a, size) == 1:
+                return a, rng.randrange(size)
+
+
+def _below(draw: str, share: float) -> str:
+    """True for about ``share`` of the draws."""
+    return f"{draw} < {int(_PRIME * share)}"
+
+
+def _scaled(draw: str, span: int | str) -> str:
+    """A draw mapped onto 0 to span - 1."""
+    return f"{draw} * {span} / {_PRIME}"
+
+
+def _squared(draw: str, span: int) -> str:
+    """``span`` times the square of a draw taken as 0 to 1: values bunched near zero."""
+    return f"{span} * ({draw} / 32768) * ({draw} / 32768) / 4294967296"
+
+
+class DatabaseLoad:
+    """Leads, contacts, trackers and their current step trackers made by the database
+    itself with ``INSERT … SELECT`` over a series of row numbers: no row passes through
+    Python. The same shares as ``BulkTrackerWriter`` (a ``TrackerMix``) and the same
+    invariants; for a given seed the same rows on SQLite and PostgreSQL (dates relative
+    to ``now``; ids are fresh each load, as ``new_sf_ids``'s are).
+
+    Every draw is a hash of the row number (``_Draws``). The active trackers are the rows
+    a shuffle puts first, so exactly ``active`` of them, spread over the ids; active
+    tracker k takes target ``(a·k + b) mod targets`` (a second shuffle), so each its
+    own, and a converted lead is never one of those. A step tracker takes its tracker's
+    row number as key (``step_pk + i``): only trackers on a step have one, so step
+    tracker keys have gaps.
+    """
+
+    def __init__(
+        self,
+        *,
+        cadences: Sequence[CadenceRef],
+        owners: Sequence[OwnerRef],
+        related: Sequence[RelatedRef] = (),
+        mix: TrackerMix | None = None,
+        now: dt.datetime,
+        history_days: float,
+        active_days: float,
+        seed: int | None = None,
+    ) -> None:
+        self.sql = _Sql()
+        self.draw = _Draws(seed if seed is not None else int.from_bytes(os.urandom(8)))
+        self.cadences = sorted(cadences, key=lambda cadence: not cadence.enrolls)
+        self.enrolling = sum(cadence.enrolls for cadence in self.cadences)
+        if not self.enrolling or not owners:
+            raise ValueError("The load needs at least one enrolling cadence and one owner.")
+        self.owners = list(owners)
+        self.opportunities = [ref.opportunity_id for ref in related if ref.opportunity_id]
+        self.invoices = [ref.invoice_id for ref in related if ref.invoice_id]
+        self.mix = mix or TrackerMix()
+        self.now = int(now.timestamp())
+        self.history = int(history_days * _DAY)
+        self.recent = int(active_days * _DAY)
+        self.targets = self.leads = self.active_targets = 0
+        self.target_shuffle = (1, 0)
+        self.lead_pk = self.contact_pk = 0
+        self.converted = 0
+
+    @contextmanager
+    def lookups(self) -> Iterator[None]:
+        """Small temporary tables the big inserts join: owners, cadences with their steps
+        and exit rules, opportunities and invoices, and (once written) converted leads."""
+        steps, rules, cadences = [], [], []
+        for index, cadence in enumerate(self.cadences):
+            cadences.append(
+                (
+                    index,
+                    cadence.id,
+                    len(steps),
+                    len(cadence.steps),
+                    len(rules),
+                    len(cadence.exit_rules),
+                )
+            )
+            steps += [(step.id, step.title, step.type, step.wait_seconds) for step in cadence.steps]
+            rules += [(rule_id,) for rule_id, _ in cadence.exit_rules]
+        tables = {
+            "bulk_owner": (
+                "user_id INTEGER, queue_id INTEGER, actor_id INTEGER",
+                [(owner.user_id, owner.queue_id, owner.actor_id) for owner in self.owners],
+            ),
+            "bulk_cadence": (
+                "id INTEGER, first_step INTEGER, step_count INTEGER, first_rule INTEGER, "
+                "rule_count INTEGER",
+                [row[1:] for row in cadences],
+            ),
+            "bulk_step": ("id INTEGER, title TEXT, type TEXT, wait_seconds INTEGER", steps),
+            "bulk_rule": ("id INTEGER", rules),
+            "bulk_related": (
+                "opportunity_id INTEGER, invoice_id INTEGER",
+                [(pk, None) for pk in self.opportunities] + [(None, pk) for pk in self.invoices],
+            ),
+            "bulk_converted": ("lead_id INTEGER", []),
+        }
+        with connection.cursor() as cursor:
+            for name, (columns, rows) in tables.items():
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {name} (idx INTEGER PRIMARY KEY, {columns})"
+                )
+                if rows:
+                    placeholders = ", ".join(["%s"] * (len(rows[0]) + 1))
+                    cursor.executemany(
+                        f"INSERT INTO {name} VALUES ({placeholders})",
+                        [(index, *row) for index, row in enumerate(rows)],
+                    )
+        try:
+            yield
+        finally:
+            if not connection.needs_rollback:  # else they go with the rollback
+                with connection.cursor() as cursor:
+                    for name in tables:
+                        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+    # ---- leads and contacts
+
+    def write_targets(
+        self,
+        *,
+        total: int,
+        active: int,
+        lead_share: float,
+        converted_share: float,
+        created: tuple[dt.datetime, dt.timedelta],
+        batch_size: int,
+    ) -> None:
+        """``total`` new leads and contacts (``lead_share`` of them leads), ``active`` of
+        them kept for the active trackers; about ``converted_share`` of the others are
+        converted leads. Each was created at a random moment of the period ``created``
+        (its start and length), and is owned by the owners in turn."""
+        from trackers.demo import COMPANIES, FIRST_NAMES, LAST_NAMES, LEAD_STATUSES, TITLES
+        from trackers.models import Contact, Lead
+
+        sql, draw = self.sql, self.draw
+        self.targets, self.active_targets = total, active
+        self.leads = leads = round(total * lead_share)
+        self.target_shuffle = self.draw.shuffle("targets", total)
+        self.lead_pk, self.contact_pk = next_id(Lead), next_id(Contact)
+        # Converted leads are drawn among the leads no active tracker takes.
+        free_leads = leads - round(active * lead_share)
+        converted = min(1.0, converted_share * (total - active) / max(free_leads, 1))
+        start, span = int(created[0].timestamp()), int(created[1].total_seconds())
+        first_name = sql.word(_scaled(draw("first_name"), len(FIRST_NAMES)), FIRST_NAMES)
+        last_name = sql.word(_scaled(draw("last_name"), len(LAST_NAMES)), LAST_NAMES)
+        created_at = sql.timestamp(f"{start} + " + _scaled(draw("target_created"), span))
+        people = (
+            f"SELECT i AS j, {first_name} AS first_name, {last_name} AS last_name, "
+            f"{created_at} AS created, {_below(draw('converted'), converted)} AND i < {leads} "
+            f"AND {self._slot_of_target('i')} >= {active} AS converted "
+            f"FROM {{numbers}} {sql.fence}"
+        )
+        domains = sql.word(f"p.j % {len(COMPANIES)}", [domain for _, domain in COMPANIES])
+        companies = sql.word(f"p.j % {len(COMPANIES)}", [name for name, _ in COMPANIES])
+        common = [
+            "p.created",
+            "o.actor_id",
+            "p.created",
+            "o.actor_id",
+            "p.created",
+            sql.literal(False),
+            "p.first_name",
+            "p.last_name",
+        ]
+        email = f"LOWER(p.first_name || '.' || p.last_name || '.' || p.j || '@' || {domains})"
+        lead_ids, contact_ids = (
+            _IdSeries(Lead.KEY_PREFIX, leads),
+            _IdSeries(Contact.KEY_PREFIX, total - leads),
+        )
+        kinds = (
+            (
+                Lead,
+                0,
+                leads,
+                [f"{self.lead_pk} + p.j", lead_ids.sql("p.j"), *common],
+                {
+                    "company": companies,
+                    "email": email,
+                    "status": f"CASE WHEN p.converted THEN 'Closed - Converted' "
+                    f"ELSE {sql.word('p.j % 3', LEAD_STATUSES)} END",
+                    "is_converted": "p.converted",
+                },
+            ),
+            (
+                Contact,
+                leads,
+                total,
+                [f"{self.contact_pk - leads} + p.j", contact_ids.sql(f"p.j - {leads}"), *common],
+                {"email": email, "title": sql.word(f"p.j % {len(TITLES)}", TITLES)},
+            ),
+        )
+        for model, first, last, system, own in kinds:
+            columns = [*SYSTEM_COLUMNS, "first_name", "last_name", *own]
+            for offset in range(first, last, batch_size):
+                numbers = sql.numbers(offset, min(offset + batch_size, last))
+                _insert_select(
+                    model,
+                    columns,
+                    [*system, *own.values()],
+                    f"({people.format(numbers=numbers)}) AS p "
+                    f"LEFT JOIN bulk_owner o ON o.idx = p.j % {len(self.owners)}",
+                )
+        table = Lead._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO bulk_converted (idx, lead_id) "
+                f"SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id FROM {table} "
+                f"WHERE id >= {self.lead_pk} AND is_converted"
+            )
+            self.converted = cursor.rowcount
+        reset_sequences(Lead, Contact)
+
+    def target_refs(self) -> tuple[list[TargetRef], list[TargetRef], list[TargetRef]]:
+        """The targets ``write_targets`` wrote, for ``BulkTrackerWriter``: (one per active
+        tracker, in the order this load gives them out; all of them; converted leads)."""
+        from trackers.models import Contact, Lead
+
+        leads = Lead.objects.filter(pk__gte=self.lead_pk).order_by("pk")
+        contacts = Contact.objects.filter(pk__gte=self.contact_pk).order_by("pk")
+        every = [TargetRef(pk, None, sf_id) for pk, sf_id in leads.values_list("pk", "sf_id")] + [
+            TargetRef(None, pk, sf_id) for pk, sf_id in contacts.values_list("pk", "sf_id")
+        ]
+        a, b = self.target_shuffle
+        active = [every[(slot * a + b) % self.targets] for slot in range(self.active_targets)]
+        converted = [
+            TargetRef(pk, None, sf_id)
+            for pk, sf_id in leads.filter(is_converted=True).values_list("pk", "sf_id")
+        ]
+        return active, every, converted
+
+    def _slot_of_target(self, target: str) -> str:
+        """The active tracker a target is kept for (if below the active count)."""
+        a, b = self.target_shuffle
+        inverse = pow(a, -1, self.targets) if self.targets > 1 else 0
+        return f"(({target} + {self.targets - b}) * {inverse} % {self.targets})"
+
+    # ---- trackers
+
+    def write_trackers(
+        self, *, total: int, active: int, batch_size: int, on_batch: Any = None
+    ) -> WriteCounts:
+        """``total`` trackers on the targets ``write_targets`` wrote, ``active`` of them
+        active; Running, Paused and Error ones with their current step tracker."""
+        if active > self.active_targets:
+            raise ValueError("Every active tracker needs a target of its own.")
+        if total > active and not self.targets:
+            raise ValueError("Finished trackers need targets to have finished on.")
+        tracker_pk = next_id(ActionCadenceTracker)
+        step_pk = next_id(ActionCadenceStepTracker)
+        tracker_ids = _IdSeries(ActionCadenceTracker.KEY_PREFIX, total)
+        step_ids = _IdSeries(ActionCadenceStepTracker.KEY_PREFIX, total)
+        shuffle = self.draw.shuffle("active", total)
+        counts = WriteCounts()
+        sql = self.sql
+        on_step = ", ".join(sql.literal(state) for state in STATES_ON_A_STEP)
+        modified = sql.timestamp("r.modified")
+        tracker_values = [
+            f"{tracker_pk} + r.i",
+            tracker_ids.sql("r.i"),
+            sql.timestamp("r.created"),
+            "r.actor_id",
+            modified,
+            "r.actor_id",
+            modified,
+            sql.literal(False),
+            "r.cadence_id",
+            "r.disposition",
+            "r.reason",
+            f"CASE WHEN r.state IN ({on_step}) THEN {step_pk} + r.i END",
+            "r.iteration",
+            "r.error_message",
+            "r.rule_id",
+            "r.user_id",
+            "r.queue_id",
+            "r.attribution",
+            "r.opportunity_id",
+            "r.invoice_id",
+            sql.timestamp("r.resume"),
+            "r.state",
+            "r.lead_id",
+            "r.contact_id",
+        ]
+        step_state = (
+            f"CASE WHEN r.state = '{PAUSED}' THEN '{PAUSED_STEP}' "
+            f"WHEN r.state = '{RUNNING}' AND r.step_type = '{WAIT}' THEN '{SCHEDULED_STEP}' "
+            f"ELSE '{ACTIVE_STEP}' END"
+        )
+        # Error and Paused: due when it stopped; waiting: when the wait is over.
+        due = (
+            f"CASE WHEN r.state <> '{RUNNING}' THEN r.modified "
+            f"WHEN r.step_type = '{WAIT}' THEN r.resume "
+            f"ELSE r.modified + {_scaled('r.due', _DAY)} END"
+        )
+        step_values = [
+            f"{step_pk} + r.i",
+            step_ids.sql("r.i"),
+            modified,
+            "r.actor_id",
+            modified,
+            "r.actor_id",
+            modified,
+            sql.literal(False),
+            f"{tracker_pk} + r.i",
+            "r.step_id",
+            "r.cadence_id",
+            "r.lead_id",
+            "r.contact_id",
+            "r.step_title",
+            "r.step_type",
+            step_state,
+            sql.timestamp(due),
+        ]
+        for offset in range(0, total, batch_size):
+            stop = min(offset + batch_size, total)
+            # Decided once, in a temporary table, for both inserts.
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS bulk_plan")
+                cursor.cursor.execute(
+                    "CREATE TEMPORARY TABLE bulk_plan AS "
+                    + self._tracker_plan(offset, stop, total, active, shuffle)
+                )
+            counts.trackers += _insert_select(
+                ActionCadenceTracker, TRACKER_COLUMNS, tracker_values, "bulk_plan AS r"
+            )
+            counts.step_trackers += _insert_select(
+                ActionCadenceStepTracker,
+                STEP_TRACKER_COLUMNS,
+                step_values,
+                f"bulk_plan AS r WHERE r.state IN ({on_step})",
+            )
+            if on_batch is not None:
+                on_batch(counts)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bulk_plan")
+        counts.active = active
+        reset_sequences(ActionCadenceTracker, ActionCadenceStepTracker)
+        return counts
+
+    def _tracker_plan(
+        self, start: int, stop: int, total: int, active: int, shuffle: tuple[int, int]
+    ) -> str:
+        """A SELECT of trackers ``start`` to ``stop - 1``, one row each with every value
+        decided: the draws (``h_…``), then state, reason and dates, then the lookups."""
+        sql, draw, mix, now = self.sql, self.draw, self.mix, self.now
+        draws = [f"{draw(name)} AS h_{name}" for name in _TRACKER_DRAWS]
+        is_active = f"d.slot < {active}"
+        failed = _below("d.h_error", mix.error_share)
+        reasons = tuple(
+            (NO_MORE_STEPS if reason == LEAD_CONVERTED and not self.converted else reason, weight)
+            for reason, weight in mix.reasons
+        )
+        nothing = "CAST(NULL AS INTEGER)"
+        opportunities, invoices = len(self.opportunities), len(self.invoices)
+        opportunity = _scaled("d.h_related_pick", opportunities) if opportunities else nothing
+        invoice = (
+            f"{opportunities} + {_scaled('d.h_related_pick', invoices)}" if invoices else nothing
+        )
+        target_a, target_b = self.target_shuffle
+        decided = [
+            "d.*",
+            f"{is_active} AS active",
+            f"CASE WHEN {is_active} THEN {_scaled('d.h_cadence', self.enrolling)} "
+            f"ELSE {_scaled('d.h_cadence', len(self.cadences))} END AS cadence_idx",
+            f"CASE WHEN {is_active} THEN {sql.pick('d.h_state', mix.active_states)} "
+            f"WHEN {failed} THEN '{ERROR}' ELSE '{COMPLETE}' END AS state",
+            f"CASE WHEN NOT {is_active} AND NOT {failed} "
+            f"THEN {sql.pick('d.h_reason', reasons)} END AS reason",
+            # Most active trackers started in the last weeks; finished ones any time.
+            f"CASE WHEN {is_active} THEN {now} - {_squared('d.h_created', self.recent)} "
+            f"ELSE {now} - {_scaled('d.h_created', self.history)} END AS created",
+            f"CASE WHEN {is_active} THEN (d.slot * {target_a} + {target_b}) % {self.targets} "
+            f"ELSE {_scaled('d.h_target', self.targets)} END AS target_idx",
+            f"CASE WHEN {_below('d.h_related', mix.opportunity_share)} THEN {opportunity} "
+            f"WHEN {_below('d.h_related', mix.opportunity_share + mix.invoice_share)} "
+            f"THEN {invoice} END AS related_idx",
+        ]
+        a, b = shuffle
+        numbers = sql.numbers(start, stop)
+        plan = (
+            f"SELECT {', '.join(decided)} FROM (SELECT i, (i * {a} + {b}) % {total} AS slot, "
+            f"{', '.join(draws)} FROM {numbers} {sql.fence}) AS d {sql.fence}"
+        )
+        dispositions = " ".join(
+            f"WHEN {sql.literal(reason)} THEN {sql.pick('p.h_disposition', weighted)}"
+            for reason, weighted in mix.dispositions.items()
+        )
+        attribution = {
+            kind: sql.pick("p.h_attribution", tuple((value, 1) for value in (*values, None)))
+            for kind, values in ATTRIBUTIONS_BY_KIND.items()
+        }
+        later = mix.later_daisy_iteration
+        to_lead = f"p.reason = '{LEAD_CONVERTED}'"
+        # Finished: changed last within weeks of starting, most within days.
+        finished_modified = sql.least(
+            f"{now} - 60", "p.created + 3600 + " + _squared("p.h_modified", 45 * _DAY)
+        )
+        wait = _scaled("p.h_resume", f"COALESCE(s.wait_seconds, {_DAY})")
+        message = sql.word(_scaled("p.h_message", len(ERROR_MESSAGES)), ERROR_MESSAGES)
+        step, rule = _scaled("p.h_step", "c.step_count"), _scaled("p.h_rule", "c.rule_count")
+        resolved = [
+            "p.i",
+            "p.state",
+            "p.reason",
+            "p.created",
+            "p.h_due AS due",
+            "o.user_id",
+            "o.queue_id",
+            "o.actor_id",
+            "c.id AS cadence_id",
+            "s.id AS step_id",
+            "s.title AS step_title",
+            "s.type AS step_type",
+            f"CASE WHEN p.reason = '{AUTOMATICALLY_EXITED}' THEN ru.id END AS rule_id",
+            f"CASE WHEN p.active THEN p.created + ({now} - p.created) * p.h_modified / {_PRIME} "
+            f"ELSE {finished_modified} END AS modified",
+            f"CASE WHEN p.state = '{PAUSED}' "
+            f"AND {_below('p.h_resume_share', mix.paused_with_resume)} "
+            f"THEN {now} + 3600 + {_scaled('p.h_resume', 13 * _DAY)} "
+            # Waiting: the scheduler moves it on when the wait is over.
+            f"WHEN p.state = '{RUNNING}' AND s.type = '{WAIT}' THEN {now} + 60 + {wait} "
+            "END AS resume",
+            f"CASE p.reason {dispositions} END AS disposition",
+            f"CASE WHEN {to_lead} THEN cv.lead_id WHEN p.target_idx < {self.leads} "
+            f"THEN {self.lead_pk} + p.target_idx END AS lead_id",
+            f"CASE WHEN NOT {to_lead} AND p.target_idx >= {self.leads} "
+            f"THEN {self.contact_pk - self.leads} + p.target_idx END AS contact_id",
+            "rel.opportunity_id",
+            "rel.invoice_id",
+            f"CASE WHEN rel.opportunity_id IS NOT NULL THEN {attribution['opportunity']} "
+            f"WHEN rel.invoice_id IS NOT NULL THEN {attribution['invoice']} END AS attribution",
+            f"CASE WHEN {_below('p.h_iteration', later / 4)} THEN 3 "
+            f"WHEN {_below('p.h_iteration', later)} THEN 2 ELSE 1 END AS iteration",
+            f"CASE WHEN p.state = '{ERROR}' THEN {message} END AS error_message",
+        ]
+        return (
+            f"SELECT {', '.join(resolved)} FROM ({plan}) AS p "
+            f"LEFT JOIN bulk_owner o ON o.idx = {_scaled('p.h_owner', len(self.owners))} "
+            "LEFT JOIN bulk_cadence c ON c.idx = p.cadence_idx "
+            f"LEFT JOIN bulk_step s ON s.idx = c.first_step + {step} "
+            f"LEFT JOIN bulk_rule ru ON ru.idx = c.first_rule + {rule} "
+            "LEFT JOIN bulk_related rel ON rel.idx = p.related_idx "
+            # LeadConverted: on a converted lead, the load's converted leads in turn.
+            f"LEFT JOIN bulk_converted cv ON cv.idx = CASE WHEN {to_lead} "
+            f"THEN p.i % {max(self.converted, 1)} END"
+        )
+
+
+_TRACKER_DRAWS = (
+    "owner",
+    "iteration",
+    "cadence",
+    "state",
+    "created",
+    "modified",
+    "error",
+    "message",
+    "reason",
+    "disposition",
+    "rule",
+    "target",
+    "related",
+    "related_pick",
+    "attribution",
+    "step",
+    "resume_share",
+    "resume",
+    "due",
+)
+
+
+def _insert_select(
+    model: type[models.Model], columns: Sequence[str], values: Sequence[str], source: str
+) -> int:
+    """INSERT INTO the model's table SELECT ``values`` FROM ``source``; columns not
+    given get the field's default (as ``TableWriter``). Returns the rows written."""
+    writer = TableWriter(model, columns)
+    sql = _Sql()
+    defaults = [sql.literal(value) for value in writer.extra]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in writer.columns)
+    statement = (
+        f"INSERT INTO {quote(writer.table)} ({names}) "
+        f"SELECT {', '.join([*values, *defaults])} FROM {source}"
+    )
+    with connection.cursor() as cursor:
+        # The driver's own cursor: no placeholders to parse in the modulo signs.
+        cursor.cursor.execute(statement)
+        return cursor.cursor.rowcount

@@ -1,4 +1,4 @@
-"""Scale data for benchmarks: a million trackers in about a minute."""
+"""Scale data for benchmarks: a million trackers made by the database itself."""
 
 from __future__ import annotations
 
@@ -16,19 +16,13 @@ from django.utils import timezone
 from sharing.models import Group, GroupMember, User, UserRole
 from trackers import demo
 from trackers.bulkload import (
-    SYSTEM_COLUMNS,
     BulkTrackerWriter,
     CadenceRef,
+    DatabaseLoad,
     OwnerRef,
     RelatedRef,
-    TableWriter,
-    TargetRef,
-    TimestampFormatter,
     WriteCounts,
     bulk_load,
-    new_sf_ids,
-    next_id,
-    reset_sequences,
 )
 from trackers.choices import CadenceState, GlobalEventType, StepType
 from trackers.demo import StepSpec
@@ -46,19 +40,12 @@ from trackers.models import ActionCadenceTrackerChangeEvent as ChangeEvent
 HISTORY_DAYS = 730
 ACTIVE_DAYS = 120
 LEAD_SHARE = 0.6
+CONVERTED_SHARE = (
+    0.07  # of the leads and contacts no active tracker takes: about the LeadConverted share
+)
 QUEUE_SHARE = 0.05
 REBUILD_FROM = 10_000
 INACTIVE_EVERY = 10  # every tenth benchmark cadence is Inactive: history only
-LEAD_COLUMNS = (
-    *SYSTEM_COLUMNS,
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "status",
-    "is_converted",
-)
-CONTACT_COLUMNS = (*LEAD_COLUMNS[:10], "email", "title")
 TEMPLATES = (
     (
         StepSpec("intro_call", StepType.MAKE_A_CALL, "Intro call"),
@@ -91,8 +78,10 @@ EXIT_EVENTS = (
 
 class Command(BaseCommand):
     help = (
-        "Write N trackers, M of them active, for benchmarks, with bulk inserts (COPY on "
-        "PostgreSQL) that bypass the ORM, in batches within one transaction. Creates new leads "
+        "Write N trackers, M of them active, for benchmarks: the database makes the rows itself "
+        "(INSERT ... SELECT over a series of row numbers, draws hashed from the row number and "
+        "--seed, so a seed gives the same rows on SQLite and PostgreSQL, bar ids and dates "
+        "relative to now), in batches within one transaction. Creates new leads "
         "and contacts (60/40; --targets, by default M + (N - M) / 2), the benchmark users "
         "(bench_user_00001...) in a role hierarchy, a queue, cadences with steps and global "
         "exit rules, and some opportunities and invoices. Active trackers (mostly Running, some"
@@ -101,8 +90,9 @@ class Command(BaseCommand):
         "realistic mix of CompletionReason and CompletionDisposition, over the last two years. "
         "Step trackers: Running, Paused and Error trackers get their current one; no history of"
         " completed steps. Change events: none by default (a generated history is an import, "
-        "not live changes); --change-events writes each tracker's CREATE event, at roughly "
-        "twice the time. Refuses, writing nothing, if M would take the org past "
+        "not live changes); --change-events writes each tracker's CREATE event, the trackers "
+        "and events then made row by row in Python (several times slower). Refuses, writing "
+        "nothing, if M would take the org past "
         "CADENCE_ACTIVE_TRACKER_LIMIT. A load as big as the table is written with its indexes "
         "dropped and rebuilt at the end (PostgreSQL: the tables stay locked meanwhile); run it "
         "on a quiet database."
@@ -168,34 +158,50 @@ class Command(BaseCommand):
         loaded = (Lead, Contact, ActionCadenceTracker, ActionCadenceStepTracker, ChangeEvent)
         # A load as big as what is there goes faster with the indexes built afterwards.
         rebuild = total >= REBUILD_FROM and total >= ActionCadenceTracker.all_objects.count()
+        now = timezone.now()
         # All or nothing: one transaction, written in batches.
         with bulk_load(*loaded, rebuild_indexes=rebuild):
             owners = self._owners(users)
             cadence_refs = self._cadences(cadences, owners[0].actor_id)
             related = self._deals(max(10, total // 2000), owners[0].actor_id)
-            active_targets, history_targets, converted = self._targets(
-                targets, active, owners, rng, batch_size
-            )
-            self._progress(f"{targets:,} leads and contacts", started)
-            writer = BulkTrackerWriter(
+            load = DatabaseLoad(
                 cadences=cadence_refs,
                 owners=owners,
                 related=related,
-                now=timezone.now(),
+                now=now,
                 history_days=HISTORY_DAYS,
                 active_days=ACTIVE_DAYS,
-                rng=rng,
-                change_events=options["change_events"],
+                seed=options["seed"],
             )
-            counts = writer.write(
-                total=total,
-                active=active,
-                active_targets=active_targets,
-                history_targets=history_targets,
-                converted_leads=converted,
-                batch_size=batch_size,
-                on_batch=lambda counts: self._progress(f"{counts.trackers:,} trackers", started),
-            )
+            with load.lookups():
+                load.write_targets(
+                    total=targets,
+                    active=active,
+                    lead_share=LEAD_SHARE,
+                    converted_share=CONVERTED_SHARE,
+                    created=(now - dt.timedelta(days=HISTORY_DAYS + 30), dt.timedelta(days=30)),
+                    batch_size=batch_size,
+                )
+                self._progress(f"{targets:,} leads and contacts", started)
+                on_batch = lambda counts: self._progress(f"{counts.trackers:,} trackers", started)  # noqa: E731
+                if options["change_events"]:
+                    # The CREATE events are built in Python, by the row-by-row writer.
+                    counts = self._write_with_events(
+                        load,
+                        cadence_refs,
+                        owners,
+                        related,
+                        now,
+                        rng,
+                        total,
+                        active,
+                        batch_size,
+                        on_batch,
+                    )
+                else:
+                    counts = load.write_trackers(
+                        total=total, active=active, batch_size=batch_size, on_batch=on_batch
+                    )
             if rebuild:
                 self._progress("rows written; building indexes", started)
         self._analyze()
@@ -238,6 +244,8 @@ class Command(BaseCommand):
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE " + ", ".join(tables))
             elif connection.vendor == "sqlite":
+                # Statistics from a sample of each index, not a scan of a million rows.
+                cursor.execute("PRAGMA analysis_limit = 1000")
                 cursor.execute("PRAGMA optimize")
 
     # ---- who, what and whom
@@ -335,71 +343,39 @@ class Command(BaseCommand):
             RelatedRef(None, invoice.pk, invoice.sf_id) for invoice in invoices
         ]
 
-    def _targets(
+    def _write_with_events(
         self,
+        load: DatabaseLoad,
+        cadences: list[CadenceRef],
+        owners: list[OwnerRef],
+        related: list[RelatedRef],
+        now: dt.datetime,
+        rng: random.Random,
         total: int,
         active: int,
-        owners: list[OwnerRef],
-        rng: random.Random,
         batch_size: int,
-    ) -> tuple[list[TargetRef], list[TargetRef], list[TargetRef]]:
-        """``total`` new targets; returns (one per active tracker, all, converted leads).
-
-        Converted leads are never active targets: a converted lead cannot join a cadence.
-        """
-        lead_count = round(total * LEAD_SHARE)
-        active_indexes = rng.sample(range(total), active)
-        taken = set(active_indexes)
-        wanted = round((total - active) * 0.07)  # about the LeadConverted share
-        candidates = rng.sample(range(lead_count), min(lead_count, 3 * wanted))
-        converted_indexes = [index for index in candidates if index not in taken][:wanted]
-        converted_set = set(converted_indexes)
-        now = timezone.now()
-        first = now - dt.timedelta(days=HISTORY_DAYS + 30)
-        fmt = TimestampFormatter(first, now)
-        start, span = int(first.timestamp()), 30 * 86400
-        lead_pk, contact_pk = next_id(Lead), next_id(Contact)
-        targets: list[TargetRef] = []
-        leads = TableWriter(Lead, LEAD_COLUMNS)
-        contacts = TableWriter(Contact, CONTACT_COLUMNS)
-        first_names, last_names = demo.FIRST_NAMES, demo.LAST_NAMES
-        companies, titles, statuses = demo.COMPANIES, demo.TITLES, demo.LEAD_STATUSES
-        for offset in range(0, total, batch_size):
-            end = min(offset + batch_size, total)
-            in_leads = max(0, min(end, lead_count) - offset)
-            lead_ids = iter(new_sf_ids(Lead.KEY_PREFIX, in_leads))
-            contact_ids = iter(new_sf_ids(Contact.KEY_PREFIX, end - offset - in_leads))
-            lead_rows, contact_rows = [], []
-            for index in range(offset, end):
-                draw = rng.random()
-                first_name = first_names[int(draw * len(first_names))]
-                last_name = last_names[int(rng.random() * len(last_names))]
-                company, domain = companies[index % len(companies)]
-                owner = owners[index % len(owners)]
-                created = fmt(start + int(span * draw))
-                email = f"{first_name}.{last_name}.{index}@{domain}".lower()
-                common = (created, owner.actor_id, created, owner.actor_id, created, False)
-                if index < lead_count:
-                    converted = index in converted_set
-                    status = "Closed - Converted" if converted else statuses[index % 3]
-                    sf_id = next(lead_ids)
-                    names = (first_name, last_name, company, email, status, converted)
-                    lead_rows.append((lead_pk + index, sf_id, *common, *names))
-                    targets.append(TargetRef(lead_pk + index, None, sf_id))
-                else:
-                    sf_id = next(contact_ids)
-                    pk = contact_pk + index - lead_count
-                    title = titles[index % len(titles)]
-                    contact_rows.append((pk, sf_id, *common, first_name, last_name, email, title))
-                    targets.append(TargetRef(None, pk, sf_id))
-            with transaction.atomic():
-                leads.write(lead_rows)
-                contacts.write(contact_rows)
-        reset_sequences(Lead, Contact)
-        return (
-            [targets[index] for index in active_indexes],
-            targets,
-            [targets[index] for index in converted_indexes],
+        on_batch,
+    ) -> WriteCounts:
+        """Trackers with their CREATE events, row by row, on the targets ``load`` wrote."""
+        active_targets, history_targets, converted = load.target_refs()
+        writer = BulkTrackerWriter(
+            cadences=cadences,
+            owners=owners,
+            related=related,
+            now=now,
+            history_days=HISTORY_DAYS,
+            active_days=ACTIVE_DAYS,
+            rng=rng,
+            change_events=True,
+        )
+        return writer.write(
+            total=total,
+            active=active,
+            active_targets=active_targets,
+            history_targets=history_targets,
+            converted_leads=converted,
+            batch_size=batch_size,
+            on_batch=on_batch,
         )
 
     # ---- output
