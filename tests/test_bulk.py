@@ -602,22 +602,11 @@ def test_a_bulk_jobs_events_are_the_ones_the_single_tracker_path_writes(
         t.pk: single_update_event(t.pk, rep, final_changes(action, t.pk, disposition))
         for t in trackers
     }
-    stamps = ("LastModifiedDate", "SystemModstamp")
-
     lifecycle.run_bulk_job(job.pk)
 
     written = list(Events.filter(tracker__in=trackers, change_origin=f"bulk {action}"))
     finals = [event for event in written if event.values.get("State") != "Processing"]
-    assert sorted(event.tracker_id for event in finals) == sorted(t.pk for t in trackers)
-    for event in finals:
-        names, values = expected[event.tracker_id]
-        assert event.changed_fields == names, event.record_id
-        assert {k: v for k, v in event.values.items() if k not in stamps} == {
-            k: v for k, v in values.items() if k not in stamps
-        }
-        assert [event.values[name] for name in stamps] == [format_datetime(event.created_at)] * 2
-        assert (event.change_type, event.commit_user_sf_id) == ("UPDATE", rep.sf_id)
-    assert {len(event.changed_fields) for event in finals} != {len(finals[0].changed_fields)}
+    assert_written_as_expected(finals, expected, rep)
     by_transaction: dict[str, list] = {}
     for event in sorted(finals, key=lambda event: event.replay_id):
         by_transaction.setdefault(event.transaction_key, []).append(event)
@@ -626,3 +615,55 @@ def test_a_bulk_jobs_events_are_the_ones_the_single_tracker_path_writes(
         assert [event.sequence_number for event in events] == [1, 2, 3]
         assert sorted(event.tracker_id for event in events) == [e.tracker_id for e in events]
     assert_events_match_the_database(trackers)
+
+
+@pytest.mark.django_db
+def test_restored_trackers_events_are_the_ones_the_single_tracker_path_writes(rep, teammate):
+    """GIVEN a removal holding Running, Paused and waiting trackers in Processing WHEN they
+    are restored after a failure THEN each goes back to its own prior state with the
+    event ``_update`` writes for that change, numbered in order in one transaction."""
+    calls = make_cadence(StepType.MAKE_A_CALL, StepType.SEND_AN_EMAIL)
+    waits = make_cadence(StepType.WAIT, StepType.MAKE_A_CALL)
+    trackers = [running_tracker(owner=rep, cadence=cadence) for cadence in [calls, waits] * 3]
+    for tracker in trackers[3:5]:
+        lifecycle.pause(tracker, actor=rep)
+    prior = states(trackers)
+    job = lifecycle.start_bulk("remove", [t.pk for t in trackers], actor=rep)
+    ActionCadenceTracker.objects.filter(pk__in=[trackers[0].pk, trackers[3].pk]).update(
+        last_modified_by=None
+    )
+    expected = {
+        t.pk: single_update_event(t.pk, None, {"state": prior[t.pk], "prior_state": None})
+        for t in trackers
+    }
+
+    assert lifecycle.restore_processing(job, reason="the worker lost its connection") == 6
+
+    assert states(trackers) == prior
+    restored = list(Events.filter(tracker__in=trackers, change_origin="bulk remove recovery"))
+    assert_written_as_expected(restored, expected, None)
+    assert len({event.transaction_key for event in restored}) == 1
+    assert [event.sequence_number for event in restored] == [1, 2, 3, 4, 5, 6]
+    assert [event.tracker_id for event in restored] == sorted(t.pk for t in trackers)
+    assert not ActionCadenceTracker.objects.filter(prior_state__isnull=False).exists()
+    assert_events_match_the_database(trackers)
+
+
+def assert_written_as_expected(events, expected, actor) -> None:
+    """One event per tracker, each with the changed fields and values of ``expected``
+    (LastModifiedDate and SystemModstamp being the time of its own transaction), and not
+    all alike."""
+    stamps = ("LastModifiedDate", "SystemModstamp")
+    assert sorted(event.tracker_id for event in events) == sorted(expected)
+    for event in events:
+        names, values = expected[event.tracker_id]
+        assert event.changed_fields == names, event.record_id
+        assert {k: v for k, v in event.values.items() if k not in stamps} == {
+            k: v for k, v in values.items() if k not in stamps
+        }
+        assert [event.values[name] for name in stamps] == [format_datetime(event.created_at)] * 2
+        assert (event.change_type, event.commit_user_sf_id) == (
+            "UPDATE",
+            actor.sf_id if actor else "",
+        )
+    assert len({tuple(event.changed_fields) for event in events}) > 1

@@ -1354,6 +1354,7 @@ _FINISHED_COLUMNS = (
     "last_modified_by_id",
     "last_modified_date",
     "system_modstamp",
+    "prior_state",
 )
 
 
@@ -1408,45 +1409,61 @@ def _finish_chunk(tx: _Transaction, job: BulkJob, chunk: list[tuple]) -> None:
     )
     if updated != len(ids):
         raise ConcurrentChange("Trackers left Processing while the job held them.")
-    _record_finished(tx, chunk, final, resume_at)
+    _record_updates(
+        tx,
+        chunk,
+        final,
+        {pk: {"scheduled_resume_date_time": due} for pk, due in resume_at.items()},
+    )
 
 
-def _record_finished(
-    tx: _Transaction, chunk: list[tuple], final: dict[str, Any], resume_at: dict[int, dt.datetime]
+def _record_updates(
+    tx: _Transaction,
+    rows: list[tuple],
+    final: dict[str, Any],
+    varying: dict[int, dict[str, Any]] | None = None,
 ) -> None:
-    """Each finished tracker's change event, as ``_update`` writes it: only the fields
-    that really changed (IsTrackerActive only when it flips: not for pause or resume,
-    Processing being active too), with their new values.
+    """The change events of a set-based update that wrote ``final`` to each of ``rows``
+    (pk, sf_id, then ``_FINISHED_COLUMNS`` as they were), and ``varying[pk]`` on top
+    to some, as ``_update`` writes them one by one: only the fields that really changed
+    (IsTrackerActive only when it flips: not for pause or resume, Processing being
+    active too), with their new values.
 
-    Which fields change depends only on the before-values compared with ``final`` (and
-    the tracker's resume time), so trackers alike in that share one event, built once
-    from an unsaved tracker holding the final values: 10,000 removals build a handful.
+    Which fields change depends only on the before-values compared with what was
+    written, so trackers alike in that share one event, built once from an unsaved
+    tracker holding the new values: 10,000 removals build a handful.
     """
-    # (API name, column read with the chunk, value written) of each field the API shows.
-    written = []
-    for name, value in final.items():
-        api_name = _api_name(name)
-        if api_name and name != "scheduled_resume_date_time":
-            column = ActionCadenceTracker._meta.get_field(name).attname
-            written.append((api_name, _FINISHED_COLUMNS.index(column), getattr(value, "pk", value)))
-    resume_column = _FINISHED_COLUMNS.index("scheduled_resume_date_time")
+    varying = varying or {}
     state_column = _FINISHED_COLUMNS.index("state")
-    now_active = final["state"] in ACTIVE_STATES
+    comparisons: dict[tuple, tuple[list[tuple[str, int, Any]], bool]] = {}
     events: dict[tuple, tuple[Any, Any]] = {}
-    for pk, sf_id, *before in chunk:
-        due = resume_at.get(pk)
-        changed = tuple(api_name for api_name, column, value in written if before[column] != value)
-        if before[resume_column] != due:
-            changed += ("ScheduledResumeDateTime",)
+    for pk, sf_id, *before in rows:
+        extra = tuple(varying.get(pk, {}).items())
+        if extra not in comparisons:
+            comparisons[extra] = _comparisons({**final, **dict(extra)})
+        compared, now_active = comparisons[extra]
+        changed = tuple(name for name, column, value in compared if before[column] != value)
         if (before[state_column] in ACTIVE_STATES) != now_active:
             changed += ("IsTrackerActive",)
-        group = (changed, due)
-        event = events.get(group)
+        event = events.get((changed, extra))
         if event is None:
-            after = ActionCadenceTracker(**{**final, "scheduled_resume_date_time": due})
+            after = ActionCadenceTracker(**{**final, **dict(extra)})
             _refresh_is_active(after)
-            event = events[group] = _Transaction.event(after, ChangeType.UPDATE, changed)
+            event = _Transaction.event(after, ChangeType.UPDATE, changed)
+            events[(changed, extra)] = event
         tx.add(pk, sf_id, ChangeType.UPDATE, *event)
+
+
+def _comparisons(written: dict[str, Any]) -> tuple[list[tuple[str, int, Any]], bool]:
+    """(API name, position in ``_FINISHED_COLUMNS``, value as read back) of each field in
+    ``written`` that the API shows, and whether the new State is an active one."""
+    compared = []
+    for name, value in written.items():
+        api_name = _api_name(name)
+        if api_name:
+            column = _FINISHED_COLUMNS.index(ActionCadenceTracker._meta.get_field(name).attname)
+            compared.append((api_name, column, getattr(value, "pk", value)))
+    return compared, written["state"] in ACTIVE_STATES
 
 
 def restore_processing(job: BulkJob, reason: str = "") -> int:
@@ -1457,6 +1474,7 @@ def restore_processing(job: BulkJob, reason: str = "") -> int:
             ActionCadenceTracker.objects.select_for_update()
             .filter(bulk_job=job, state=TrackerState.PROCESSING)
             .order_by("pk")
+            .values_list("pk", "sf_id", *_FINISHED_COLUMNS)
         )
         # Read the job again under its lock (after the trackers', the order the worker
         # takes them in): a recovery that ran meanwhile has already counted and explained
@@ -1464,15 +1482,22 @@ def restore_processing(job: BulkJob, reason: str = "") -> int:
         job = BulkJob.objects.select_for_update().get(pk=job.pk)
         if not held and job.status in (BulkJobStatus.DONE, BulkJobStatus.FAILED):
             return 0
-        for tracker in held:
-            _update(
-                tx,
-                tracker,
-                expected_state=TrackerState.PROCESSING,
-                state=tracker.prior_state,
-                prior_state=None,
-            )
-            restored += 1
+        if held:
+            # Set-based, as the worker finishes them: each tracker back to its own prior
+            # state (SET reads the row as it was), one event each as _update writes it.
+            final = {
+                "prior_state": None,
+                "last_modified_date": tx.now,
+                "last_modified_by": None,
+                "system_modstamp": tx.now,
+            }
+            restored = ActionCadenceTracker.objects.filter(
+                bulk_job=job, state=TrackerState.PROCESSING
+            ).update(state=F("prior_state"), **final)
+            if restored != len(held):
+                raise ConcurrentChange("Trackers left Processing while being restored.")
+            prior = 2 + _FINISHED_COLUMNS.index("prior_state")
+            _record_updates(tx, held, final, {row[0]: {"state": row[prior]} for row in held})
         errors = list(job.errors or [])
         if restored:
             errors.append(
