@@ -940,13 +940,16 @@ class _Sql:
 
     def word(self, index: str, words: Sequence[str]) -> str:
         """``words[index]``: an array element on PostgreSQL; on SQLite (no arrays) cut from
-        one packed literal (PostgreSQL's SUBSTR would walk a UTF-8 literal to get there)."""
+        one packed literal. ASCII words only (the packing counts bytes)."""
+        if any(not word.isascii() for word in words):
+            raise ValueError("Packed words must be ASCII.")
         if self.postgres:
             array = ", ".join(self.literal(word) for word in words)
             return f"(ARRAY[{array}])[({index}) + 1]"
         width = max(len(word) for word in words)
-        packed = self.literal("".join(word.ljust(width) for word in words))
-        return f"RTRIM(SUBSTR({packed}, ({index}) * {width} + 1, {width}))"
+        # A blob: SUBSTR counts its bytes, where on text it would walk the characters.
+        packed = "".join(word.ljust(width) for word in words).encode().hex()
+        return f"RTRIM(CAST(SUBSTR(X'{packed}', ({index}) * {width} + 1, {width}) AS TEXT))"
 
     def pick(self, draw: str, weighted: Weighted) -> str:
         """A weighted choice: thresholds on a draw."""
@@ -1264,11 +1267,11 @@ class DatabaseLoad:
         counts = WriteCounts()
         sql = self.sql
         on_step = ", ".join(sql.literal(state) for state in STATES_ON_A_STEP)
-        modified = sql.timestamp("r.modified")
+        modified = "r.modified_at"
         tracker_values = [
             f"{tracker_pk} + r.i",
             tracker_ids.sql("r.i"),
-            sql.timestamp("r.created"),
+            "r.created_at",
             "r.actor_id",
             modified,
             "r.actor_id",
@@ -1286,7 +1289,7 @@ class DatabaseLoad:
             "r.attribution",
             "r.opportunity_id",
             "r.invoice_id",
-            sql.timestamp("r.resume"),
+            "r.resume_at",
             "r.state",
             "r.lead_id",
             "r.contact_id",
@@ -1298,9 +1301,9 @@ class DatabaseLoad:
         )
         # Error and Paused: due when it stopped; waiting: when the wait is over.
         due = (
-            f"CASE WHEN r.state <> '{RUNNING}' THEN r.modified "
-            f"WHEN r.step_type = '{WAIT}' THEN r.resume "
-            f"ELSE r.modified + {_scaled('r.due', _DAY)} END"
+            f"CASE WHEN r.state <> '{RUNNING}' THEN r.modified_at "
+            f"WHEN r.step_type = '{WAIT}' THEN r.resume_at "
+            f"ELSE {sql.timestamp('r.modified + ' + _scaled('r.due', _DAY))} END"
         )
         step_values = [
             f"{step_pk} + r.i",
@@ -1319,7 +1322,7 @@ class DatabaseLoad:
             "r.step_title",
             "r.step_type",
             step_state,
-            sql.timestamp(due),
+            due,
         ]
         for offset in range(0, total, batch_size):
             stop = min(offset + batch_size, total)
@@ -1353,36 +1356,35 @@ class DatabaseLoad:
         """A SELECT of trackers ``start`` to ``stop - 1``, one row each with every value
         decided: the draws (``h_…``), then state, reason and dates, then the lookups."""
         sql, draw, mix, now = self.sql, self.draw, self.mix, self.now
-        draws = [f"{draw(name)} AS h_{name}" for name in _TRACKER_DRAWS]
+        draws = _RowDraws.columns(draw)
+        d, p = _RowDraws("d"), _RowDraws("p")
         is_active = f"d.slot < {active}"
-        failed = _below("d.h_error", mix.error_share)
+        failed = _below(d.error, mix.error_share)
         reasons = tuple(
             (NO_MORE_STEPS if reason == LEAD_CONVERTED and not self.converted else reason, weight)
             for reason, weight in mix.reasons
         )
         nothing = "CAST(NULL AS INTEGER)"
         opportunities, invoices = len(self.opportunities), len(self.invoices)
-        opportunity = _scaled("d.h_related_pick", opportunities) if opportunities else nothing
-        invoice = (
-            f"{opportunities} + {_scaled('d.h_related_pick', invoices)}" if invoices else nothing
-        )
+        opportunity = _scaled(d.related_pick, opportunities) if opportunities else nothing
+        invoice = f"{opportunities} + {_scaled(d.related_pick, invoices)}" if invoices else nothing
         target_a, target_b = self.target_shuffle
         decided = [
             "d.*",
             f"{is_active} AS active",
-            f"CASE WHEN {is_active} THEN {_scaled('d.h_cadence', self.enrolling)} "
-            f"ELSE {_scaled('d.h_cadence', len(self.cadences))} END AS cadence_idx",
-            f"CASE WHEN {is_active} THEN {sql.pick('d.h_state', mix.active_states)} "
+            f"CASE WHEN {is_active} THEN {_scaled(d.cadence, self.enrolling)} "
+            f"ELSE {_scaled(d.cadence, len(self.cadences))} END AS cadence_idx",
+            f"CASE WHEN {is_active} THEN {sql.pick(d.state, mix.active_states)} "
             f"WHEN {failed} THEN '{ERROR}' ELSE '{COMPLETE}' END AS state",
             f"CASE WHEN NOT {is_active} AND NOT {failed} "
-            f"THEN {sql.pick('d.h_reason', reasons)} END AS reason",
+            f"THEN {sql.pick(d.reason, reasons)} END AS reason",
             # Most active trackers started in the last weeks; finished ones any time.
-            f"CASE WHEN {is_active} THEN {now} - {_squared('d.h_created', self.recent)} "
-            f"ELSE {now} - {_scaled('d.h_created', self.history)} END AS created",
+            f"CASE WHEN {is_active} THEN {now} - {_squared(d.created, self.recent)} "
+            f"ELSE {now} - {_scaled(d.created, self.history)} END AS created",
             f"CASE WHEN {is_active} THEN (d.slot * {target_a} + {target_b}) % {self.targets} "
-            f"ELSE {_scaled('d.h_target', self.targets)} END AS target_idx",
-            f"CASE WHEN {_below('d.h_related', mix.opportunity_share)} THEN {opportunity} "
-            f"WHEN {_below('d.h_related', mix.opportunity_share + mix.invoice_share)} "
+            f"ELSE {_scaled(d.target, self.targets)} END AS target_idx",
+            f"CASE WHEN {_below(d.related, mix.opportunity_share)} THEN {opportunity} "
+            f"WHEN {_below(d.related, mix.opportunity_share + mix.invoice_share)} "
             f"THEN {invoice} END AS related_idx",
         ]
         a, b = shuffle
@@ -1392,22 +1394,22 @@ class DatabaseLoad:
             f"{', '.join(draws)} FROM {numbers} {sql.fence}) AS d {sql.fence}"
         )
         dispositions = " ".join(
-            f"WHEN {sql.literal(reason)} THEN {sql.pick('p.h_disposition', weighted)}"
+            f"WHEN {sql.literal(reason)} THEN {sql.pick(p.disposition, weighted)}"
             for reason, weighted in mix.dispositions.items()
         )
         attribution = {
-            kind: sql.pick("p.h_attribution", tuple((value, 1) for value in (*values, None)))
+            kind: sql.pick(p.attribution, tuple((value, 1) for value in (*values, None)))
             for kind, values in ATTRIBUTIONS_BY_KIND.items()
         }
         later = mix.later_daisy_iteration
         to_lead = f"p.reason = '{LEAD_CONVERTED}'"
         # Finished: changed last within weeks of starting, most within days.
         finished_modified = sql.least(
-            f"{now} - 60", "p.created + 3600 + " + _squared("p.h_modified", 45 * _DAY)
+            f"{now} - 60", "p.created + 3600 + " + _squared(p.modified, 45 * _DAY)
         )
-        wait = _scaled("p.h_resume", f"COALESCE(s.wait_seconds, {_DAY})")
-        message = sql.word(_scaled("p.h_message", len(ERROR_MESSAGES)), ERROR_MESSAGES)
-        step, rule = _scaled("p.h_step", "c.step_count"), _scaled("p.h_rule", "c.rule_count")
+        wait = _scaled(p.resume, f"COALESCE(s.wait_seconds, {_DAY})")
+        message = sql.word(_scaled(p.message, len(ERROR_MESSAGES)), ERROR_MESSAGES)
+        step, rule = _scaled(p.step, "c.step_count"), _scaled(p.rule, "c.rule_count")
         resolved = [
             "p.i",
             "p.state",
@@ -1425,8 +1427,8 @@ class DatabaseLoad:
             f"CASE WHEN p.active THEN p.created + ({now} - p.created) * p.h_modified / {_PRIME} "
             f"ELSE {finished_modified} END AS modified",
             f"CASE WHEN p.state = '{PAUSED}' "
-            f"AND {_below('p.h_resume_share', mix.paused_with_resume)} "
-            f"THEN {now} + 3600 + {_scaled('p.h_resume', 13 * _DAY)} "
+            f"AND {_below(p.resume_share, mix.paused_with_resume)} "
+            f"THEN {now} + 3600 + {_scaled(p.resume, 13 * _DAY)} "
             # Waiting: the scheduler moves it on when the wait is over.
             f"WHEN p.state = '{RUNNING}' AND s.type = '{WAIT}' THEN {now} + 60 + {wait} "
             "END AS resume",
@@ -1439,44 +1441,63 @@ class DatabaseLoad:
             "rel.invoice_id",
             f"CASE WHEN rel.opportunity_id IS NOT NULL THEN {attribution['opportunity']} "
             f"WHEN rel.invoice_id IS NOT NULL THEN {attribution['invoice']} END AS attribution",
-            f"CASE WHEN {_below('p.h_iteration', later / 4)} THEN 3 "
-            f"WHEN {_below('p.h_iteration', later)} THEN 2 ELSE 1 END AS iteration",
+            f"CASE WHEN {_below(p.iteration, later / 4)} THEN 3 "
+            f"WHEN {_below(p.iteration, later)} THEN 2 ELSE 1 END AS iteration",
             f"CASE WHEN p.state = '{ERROR}' THEN {message} END AS error_message",
         ]
+        timestamps = ", ".join(
+            f"{sql.timestamp(f'r.{name}')} AS {name}_at"
+            for name in ("created", "modified", "resume")
+        )
         return (
-            f"SELECT {', '.join(resolved)} FROM ({plan}) AS p "
-            f"LEFT JOIN bulk_owner o ON o.idx = {_scaled('p.h_owner', len(self.owners))} "
+            f"SELECT r.*, {timestamps} FROM (SELECT {', '.join(resolved)} FROM ({plan}) AS p "
+            f"LEFT JOIN bulk_owner o ON o.idx = {_scaled(p.owner, len(self.owners))} "
             "LEFT JOIN bulk_cadence c ON c.idx = p.cadence_idx "
             f"LEFT JOIN bulk_step s ON s.idx = c.first_step + {step} "
             f"LEFT JOIN bulk_rule ru ON ru.idx = c.first_rule + {rule} "
             "LEFT JOIN bulk_related rel ON rel.idx = p.related_idx "
             # LeadConverted: on a converted lead, the load's converted leads in turn.
             f"LEFT JOIN bulk_converted cv ON cv.idx = CASE WHEN {to_lead} "
-            f"THEN p.i % {max(self.converted, 1)} END"
+            f"THEN p.i % {max(self.converted, 1)} END {sql.fence}) AS r"
         )
 
 
-_TRACKER_DRAWS = (
-    "owner",
-    "iteration",
-    "cadence",
-    "state",
-    "created",
-    "modified",
-    "error",
-    "message",
-    "reason",
-    "disposition",
-    "rule",
-    "target",
-    "related",
-    "related_pick",
-    "attribution",
-    "step",
-    "resume_share",
-    "resume",
-    "due",
-)
+_LEVELS = 46_341  # about the square root of _PRIME: a draw cut in two
+
+
+class _RowDraws:
+    """A tracker row's draws, as columns of the subquery ``alias``: seven of full precision,
+    and six pairs cut from one hash each (46,341 levels apiece), for shares and for picks
+    among a few values. Fewer hashes a row: they are most of what a row costs to decide."""
+
+    SINGLE = ("owner", "created", "modified", "target", "related_pick", "resume", "due")
+    PAIRS = (
+        ("iteration", "state"),
+        ("error", "message"),
+        ("reason", "disposition"),
+        ("rule", "related"),
+        ("attribution", "resume_share"),
+        ("cadence", "step"),
+    )
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def __getattr__(self, name: str) -> str:
+        if name in self.SINGLE:
+            return f"{self.alias}.h_{name}"
+        for first, second in self.PAIRS:
+            if name in (first, second):
+                column = f"{self.alias}.h_{first}_{second}"
+                part = f"{column} / {_LEVELS}" if name == first else f"{column} % {_LEVELS}"
+                return f"({part} * {_LEVELS})"
+        raise AttributeError(name)
+
+    @classmethod
+    def columns(cls, draw: _Draws) -> list[str]:
+        return [f"{draw(name)} AS h_{name}" for name in cls.SINGLE] + [
+            f"{draw(f'{first}_{second}')} AS h_{first}_{second}" for first, second in cls.PAIRS
+        ]
 
 
 def _insert_select(
