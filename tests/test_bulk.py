@@ -534,14 +534,14 @@ class RolledBack(Exception):
     pass
 
 
-def single_update_event(tracker_pk, actor, changes) -> tuple[list, dict]:
+def single_update_event(tracker_pk, actor, changes, state="Processing") -> tuple[list, dict]:
     """The event the single-tracker path (``_update`` on the locked row) writes for the
     same change to the same Processing tracker, read back, with the change rolled back."""
     try:
         with transaction.atomic():
             with lifecycle._transition(actor, "oracle") as tx:
                 tracker = lifecycle._lock(tracker_pk)
-                lifecycle._update(tx, tracker, expected_state="Processing", **changes)
+                lifecycle._update(tx, tracker, expected_state=state, **changes)
             event = latest_event(tracker)
             found = (event.changed_fields, event.values)
             raise RolledBack
@@ -569,6 +569,28 @@ def final_changes(action, tracker_pk, disposition) -> dict:
         "scheduled_resume_date_time": step.due_date_time if waiting else None,
         "prior_state": None,
     }
+
+
+@pytest.mark.django_db
+def test_the_processing_events_are_the_ones_the_single_tracker_path_writes(rep, teammate):
+    """GIVEN trackers rep last changed and one a teammate did WHEN rep starts a bulk job
+    THEN each one's Processing event is what ``_update`` writes for that change: with
+    LastModifiedById only for the teammate's."""
+    trackers = [running_tracker(owner=rep) for _ in range(3)]
+    ActionCadenceTracker.objects.filter(pk=trackers[1].pk).update(last_modified_by=teammate)
+    expected = {
+        t.pk: single_update_event(
+            t.pk, rep, {"state": "Processing", "prior_state": "Running"}, state="Running"
+        )
+        for t in trackers
+    }
+
+    lifecycle.start_bulk("pause", [t.pk for t in reversed(trackers)], actor=rep)
+
+    marked = list(Events.filter(tracker__in=trackers, change_origin="bulk pause"))
+    assert_written_as_expected(marked, expected, rep)
+    assert [event.tracker_id for event in marked] == sorted(t.pk for t in trackers)
+    assert [event.sequence_number for event in marked] == [1, 2, 3]
 
 
 @pytest.mark.django_db

@@ -29,7 +29,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cadence_site import registry
-from cadence_site.registry import format_datetime
 from sharing import access, recalc
 from sharing.models import Group, Organization
 from trackers.choices import (
@@ -1162,26 +1161,31 @@ def start_bulk(
             action=action, requested_by=tx.actor, completion_disposition=disposition
         )
         errors: list[dict] = []
-        eligible: list[int] = []
+        # pk -> (sf_id, LastModifiedById) of each tracker taken, read as it is locked:
+        # what its event needs.
+        eligible: dict[int, tuple[str, int | None]] = {}
+        columns = ("pk", "sf_id", "last_modified_by_id")
         if chosen is None:
             pool = ActionCadenceTracker.objects.filter(pk__in=trackers.values("pk"))
-            eligible = list(
-                scoped(pool, "edit")
+            eligible = {
+                pk: (sf_id, modified_by)
+                for pk, sf_id, modified_by in scoped(pool, "edit")
                 .filter(state__in=sources)
                 .select_for_update()
                 .order_by("pk")
-                .values_list("pk", flat=True)
-            )
+                .values_list(*columns)
+            }
         else:
             for ids in _chunks(chosen, ID_CHUNK):
                 pool = ActionCadenceTracker.objects.filter(pk__in=ids)
-                found = set(
-                    scoped(pool, "edit")
+                found = {
+                    pk: (sf_id, modified_by)
+                    for pk, sf_id, modified_by in scoped(pool, "edit")
                     .filter(state__in=sources)
                     .select_for_update()
-                    .values_list("pk", flat=True)
-                )
-                eligible.extend(pk for pk in ids if pk in found)
+                    .values_list(*columns)
+                }
+                eligible.update((pk, found[pk]) for pk in ids if pk in found)
                 refused = [pk for pk in ids if pk not in found]
                 if refused:
                     seen = {
@@ -1193,9 +1197,8 @@ def start_bulk(
                     errors.extend(_bulk_refusal(action, seen.get(pk), sources) for pk in refused)
         marked_event = _processing_events(tx)
         actor_pk = tx.actor.pk if tx.actor else None
-        for ids in _chunks(eligible, ID_CHUNK):
+        for ids in _chunks(list(eligible), ID_CHUNK):
             rows = ActionCadenceTracker.objects.filter(pk__in=ids, state__in=sources)
-            before = list(rows.values_list("pk", "sf_id", "last_modified_by_id"))
             marked = rows.update(
                 state=TrackerState.PROCESSING,
                 prior_state=F("state"),  # SET reads the row as it was
@@ -1206,7 +1209,8 @@ def start_bulk(
             )
             if marked != len(ids):
                 raise ConcurrentChange("Some trackers changed while the job was being set up.")
-            for pk, sf_id, modified_by in before:
+            for pk in sorted(ids):
+                sf_id, modified_by = eligible[pk]
                 tx.add(pk, sf_id, ChangeType.UPDATE, *marked_event[modified_by == actor_pk])
         job.total = len(eligible)
         job.failed = len(errors)
@@ -1222,24 +1226,19 @@ def start_bulk(
 
 def _processing_events(tx: _Transaction) -> dict[bool, tuple[Any, Any]]:
     """The two events a tracker put in Processing can have, ready for ``tx.add``: by
-    whether the actor was already its last modifier (LastModifiedById then unchanged)."""
-    stamp = format_datetime(tx.now)
-    events = {}
-    for same_modifier in (True, False):
-        names = ["LastModifiedDate", "State", "SystemModstamp"]
-        event_values = {
-            "LastModifiedDate": stamp,
-            "State": TrackerState.PROCESSING.value,
-            "SystemModstamp": stamp,
-        }
-        if not same_modifier:
-            names.insert(1, "LastModifiedById")
-            event_values["LastModifiedById"] = tx.actor.sf_id if tx.actor else None
-        events[same_modifier] = (
-            _event_json("changed_fields", names),
-            _event_json("values", event_values),
-        )
-    return events
+    whether the actor was already its last modifier (LastModifiedById then unchanged).
+    Built as ``_update`` builds them, changed fields in name order."""
+    marked = ActionCadenceTracker(
+        state=TrackerState.PROCESSING,
+        last_modified_date=tx.now,
+        last_modified_by=tx.actor,
+        system_modstamp=tx.now,
+    )
+    names = ["LastModifiedDate", "State", "SystemModstamp"]
+    return {
+        True: _Transaction.event(marked, ChangeType.UPDATE, names),
+        False: _Transaction.event(marked, ChangeType.UPDATE, [*names, "LastModifiedById"]),
+    }
 
 
 def _queue_bulk_job(job: BulkJob) -> None:
