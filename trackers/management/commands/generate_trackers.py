@@ -244,8 +244,10 @@ class Command(BaseCommand):
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE " + ", ".join(tables))
             elif connection.vendor == "sqlite":
-                # Statistics from a sample of each index, not a scan of a million rows.
-                cursor.execute("PRAGMA analysis_limit = 1000")
+                # Whole-index statistics. A sample (PRAGMA analysis_limit = 1000, 2 s
+                # faster at 1,000,000) saw 1,001 trackers per State where 800,000 are
+                # Complete, and SQLite then sorted every Complete tracker for a list
+                # page (deep filtered page 44 -> 430 ms, a SOQL batch 0.1 -> 4.9 s).
                 cursor.execute("PRAGMA optimize")
 
     # ---- who, what and whom
