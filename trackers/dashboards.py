@@ -198,10 +198,11 @@ def overview_as_of(
     and offers a refresh, as a Salesforce dashboard does.
 
     Counting a million trackers costs a few hundred milliseconds however it is done
-    (BENCHMARKS.md); a figure that shows its age may be that old. The cache key is the
-    visible set's SQL, so users whose grants are the same share an entry (every
-    administrator), and a user whose grants differ never sees another's figures. The
-    cache is Django's default (per process, unless CACHES names a shared one).
+    (BENCHMARKS.md); a figure that shows its age may be that old. Only for a visible
+    set that cannot shrink under the user (the view passes ``max_age`` only to those
+    who see every tracker): the key is the set's SQL, so it is shared by every
+    administrator. The cache is Django's default (per process, unless CACHES names a
+    shared one).
     """
     if max_age <= 0:
         return overview(visible, period_days=period_days, include_processing=include_processing)
