@@ -25,15 +25,16 @@ DATABASE_UNAVAILABLE = (
     "The database is unavailable; try again in a moment. No change is ever half-made."
 )
 RETRY_AFTER_SECONDS = "30"
-# A deadlock, a lock or statement timeout, a serialization failure (PostgreSQL) or
-# "database is locked" (SQLite): the database is there but this request lost a race
-# for the same rows; its transaction was rolled back, and trying again soon works.
+# A deadlock, a lock timeout, a serialization failure (PostgreSQL) or "database is
+# locked" (SQLite): the database is there but this request lost a race for the same
+# rows; its transaction was rolled back, and trying again soon works. (A statement
+# timeout is not one: a query too heavy for the database should not be retried at once.)
 DATABASE_BUSY = (
     "The database was too busy with other changes to the same records to finish this "
     "request; try again. No change is ever half-made."
 )
 BUSY_RETRY_AFTER_SECONDS = "2"
-BUSY_SQLSTATES = {"40001", "40P01", "55P03", "57014"}
+BUSY_SQLSTATES = {"40001", "40P01", "55P03"}
 _SQLITE_BUSY = ("database is locked", "database table is locked")
 
 
@@ -80,7 +81,7 @@ def database_unavailable_response(request: HttpRequest, *, busy: bool = False) -
     elif request.path.startswith("/api/"):
         response = JsonResponse({"detail": message}, status=503)
     else:
-        page = loader.render_to_string("503.html", {"busy": busy, "message": message})
+        page = loader.render_to_string("503.html", {"busy": busy})
         response = HttpResponse(page, status=503)
     response["Retry-After"] = BUSY_RETRY_AFTER_SECONDS if busy else RETRY_AFTER_SECONDS
     return response

@@ -19,8 +19,8 @@ a cap), so it cannot stop after a page, and for it collecting the set wins up to
 ``COUNT_WIDE_AT`` visible trackers (a rep's "1,000+" over the wide shape walked
 a million rows to find 1,001 of 7,000). ``purpose="count"`` asks for that.
 
-The shape is chosen by a bounded count (at most ``COUNT_WIDE_AT`` index entries
-per part), remembered per user and level with the org graph for a few minutes:
+The shape is chosen by a bounded count (at most the threshold asked for, per part),
+remembered per user, level and threshold with the org graph for a few minutes:
 a stale answer costs speed, never correctness, since both shapes select the
 same rows.
 
@@ -194,12 +194,6 @@ def _visible_q(
     return Q(pk__in=parts[0].union(*parts[1:]))
 
 
-def _per_row_share_test(graph: Any, people: set[int]) -> bool:
-    """Whether the user's hierarchy (``people``: them and everyone below) holds more than
-    PER_ROW_SHARE_TEST_AT of the users with a role."""
-    return len(people) > max(1, PER_ROW_SHARE_TEST_AT * graph.users_with_a_role())
-
-
 def _unindexed(column: str) -> ExpressionWrapper:
     """``column + 0``: the same value, but no index on ``column`` can serve a test on
     it, so the database tests rows as it walks the sort order instead of collecting
@@ -209,24 +203,18 @@ def _unindexed(column: str) -> ExpressionWrapper:
 
 def _is_wide(graph: Any, user: Any, level: str, parts: list[Any], purpose: str) -> bool:
     """Whether ``user`` sees at least WIDE_AT (COUNT_WIDE_AT for a count) trackers at
-    ``level`` (an upper bound: the parts may overlap)."""
+    ``level`` (an upper bound: the parts may overlap), counting no further than that in
+    each part; remembered with the org graph for SHAPE_SECONDS."""
     threshold = COUNT_WIDE_AT if purpose == "count" else WIDE_AT
-    return _visible_estimate(graph, user, level, parts) >= threshold
-
-
-def _visible_estimate(graph: Any, user: Any, level: str, parts: list[Any]) -> int:
-    """How many trackers ``user`` sees at ``level``, counting at most the larger of the
-    two thresholds in each part; remembered with the org graph for SHAPE_SECONDS."""
-    key = (user.pk, level)
+    key = (user.pk, level, threshold)
     now = time.monotonic()
     known = graph.visible_shapes.get(key)
     if known is not None and now - known[1] < SHAPE_SECONDS:
         return known[0]
-    bound = max(WIDE_AT, COUNT_WIDE_AT)
     counts, params = [], []
     for index, part in enumerate(parts):
         try:
-            sql, part_params = part[:bound].query.sql_with_params()
+            sql, part_params = part[:threshold].query.sql_with_params()
         except EmptyResultSet:  # a part that can match nothing (Django knows it unasked)
             continue
         counts.append(f"(SELECT COUNT(*) FROM ({sql}) bounded_{index})")
@@ -236,8 +224,15 @@ def _visible_estimate(graph: Any, user: Any, level: str, parts: list[Any]) -> in
         with connection.cursor() as cursor:
             cursor.execute("SELECT " + " + ".join(counts), params)
             (seen,) = cursor.fetchone()
-    graph.visible_shapes[key] = (seen, now)
-    return seen
+    wide = seen >= threshold
+    graph.visible_shapes[key] = (wide, now)
+    return wide
+
+
+def _per_row_share_test(graph: Any, people: set[int]) -> bool:
+    """Whether the user's hierarchy (``people``: them and everyone below) holds more than
+    PER_ROW_SHARE_TEST_AT of the users with a role."""
+    return len(people) > max(1, PER_ROW_SHARE_TEST_AT * graph.users_with_a_role())
 
 
 def access_level(user: Any, tracker: Any) -> str | None:

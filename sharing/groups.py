@@ -40,7 +40,7 @@ def current_graph(version: str | None = None) -> OrgGraph:
 class OrgGraph:
     def __init__(self) -> None:
         # sharing.access's narrow/wide choice per (user, level): lives as long as the graph.
-        self.visible_shapes: dict[tuple[int, str], tuple[int, float]] = {}
+        self.visible_shapes: dict[tuple[int, str, int], tuple[bool, float]] = {}
         self.role_parent: dict[int, int | None] = dict(
             UserRole.objects.values_list("pk", "parent_role_id")
         )

@@ -114,7 +114,9 @@ def schedule_recalculation(rule_ids: list[int] | None = None) -> str:
             logger.exception("Could not queue a sharing recalculation; running it here")
             recalc.recalculate_rules(rule_ids)
 
-    transaction.on_commit(send)
+    # robust: the change is committed whatever happens here, so a failure of the
+    # fallback too is logged rather than turned into an error page after the fact.
+    transaction.on_commit(send, robust=True)
     return "queued"
 
 

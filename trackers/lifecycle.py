@@ -243,9 +243,12 @@ class _Transaction:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql" and len(self.rows) > 1:
                 # A bulk chunk's thousands of events: psycopg's executemany sends one
-                # INSERT per row, COPY streams them (6x faster for 10,000). A single
-                # transition's event stays an INSERT, seen by Django's query log.
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                # INSERT per row, COPY streams them (6x faster for 10,000). A transition
+                # that writes one event keeps an INSERT, seen by Django's query log. The
+                # raw cursor's errors become Django's (a lost connection is a 503, and
+                # Django drops the connection), as they do through cursor.execute.
+                copying = cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN")
+                with connection.wrap_database_errors, copying as copy:
                     for row in self.rows:
                         copy.write_row(row)
             else:
