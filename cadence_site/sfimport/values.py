@@ -31,15 +31,6 @@ class FieldError(ValueError):
     """A cell that cannot be stored; the message names the expectation."""
 
 
-def is_null(raw: Any) -> bool:
-    if raw is None:
-        return True
-    if raw.__class__ is not str:
-        return False
-    # Most cells are neither empty nor padded: two set look-ups decide them.
-    return raw in NULLS or ((raw[0].isspace() or raw[-1].isspace()) and raw.strip() in NULLS)
-
-
 def normalize_id(raw: Any) -> str:
     """The 18-character id of a 15- or 18-character one (the common, already-correct
     18-character case costs one translate and three dict look-ups)."""
