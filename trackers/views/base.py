@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from cadence_site import sfid
+from sharing.access import visible_q
 from trackers.models import ActionCadenceTracker
 
 TRUE_VALUES = {"1", "true", "on", "yes"}
@@ -63,6 +64,13 @@ class TrackerScopeMixin(LoginRequiredMixin):
     def visible_pair(self, level: str = "read") -> tuple[QuerySet, QuerySet]:
         """The visible trackers shaped for a page and for its counts (one org read)."""
         return ActionCadenceTracker.objects.visible_pair(self.request.user, level)
+
+    def visible_for_figures(self) -> tuple[QuerySet, bool]:
+        """The readable trackers shaped for counting, and whether they are every
+        tracker (an administrator, a public org-wide default): only then can figures
+        counted for one user be reused, since nobody can take any of them away."""
+        shown = visible_q(self.request.user, "read", "count")
+        return ActionCadenceTracker.objects.filter(shown), not shown
 
     def get_tracker(self, tracker_id: str, queryset: QuerySet | None = None) -> Any:
         """A tracker the user can read, by 15- or 18-character Id; 404 for anything else.

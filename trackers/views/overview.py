@@ -8,9 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from sharing.access import visible_q
 from trackers import dashboards
-from trackers.models import ActionCadenceTracker
 from trackers.views.base import TrackerScopeMixin, wants
 
 
@@ -19,14 +17,13 @@ class OverviewView(TrackerScopeMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         period = dashboards.parse_period(self.request.GET.get("period"))
-        shown = visible_q(self.request.user, "read", "count")
-        # Figures are reused only for those who see every tracker (administrators, a
-        # public org-wide default). Anyone else's depend on grants that can be taken
-        # back at any moment, and a count must never include a tracker they can no
-        # longer read: theirs are counted on every view.
-        max_age = 0 if shown else settings.CADENCE_OVERVIEW_MAX_AGE
+        visible, everything = self.visible_for_figures()
+        # Figures are reused only for those who see every tracker. Anyone else's depend
+        # on grants that can be taken back at any moment, and a count must never include
+        # a tracker they can no longer read: theirs are counted on every view.
+        max_age = settings.CADENCE_OVERVIEW_MAX_AGE if everything else 0
         figures = dashboards.overview_as_of(
-            ActionCadenceTracker.objects.filter(shown),
+            visible,
             period_days=period,
             include_processing=self.include_processing,
             max_age=max_age,
