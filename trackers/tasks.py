@@ -4,9 +4,6 @@ The database-backed queue is the embedded default (``manage.py db_worker``);
 the same tasks run on an RQ or Celery-style backend by configuration.
 """
 
-from typing import Any
-
-from django.db import transaction
 from django_tasks import task
 from django_tasks.base import Task
 from django_tasks_db.backend import DatabaseBackend
@@ -18,15 +15,6 @@ def commits_with_the_database(job: Task) -> bool:
     """True for the database queue: a task enqueued in a transaction commits (or rolls
     back) with it. Redis is a separate system that a worker reads at once."""
     return isinstance(job.get_backend(), DatabaseBackend)
-
-
-def enqueue_after_commit(job: Task, *args: Any) -> None:
-    """Queue ``job`` so that no worker can start it before the data it needs is committed:
-    in the same transaction on the database queue, after the commit on any other."""
-    if commits_with_the_database(job):
-        job.enqueue(*args)
-    else:
-        transaction.on_commit(lambda: job.enqueue(*args))
 
 
 @task()
