@@ -199,6 +199,7 @@ def test_overview_figures_of_a_user_with_grants_are_always_counted_now(team, set
     page = outsider.get("/")
     assert page.context["figures"].active == 1
     assert "counted again once" not in page.content.decode()
+    assert "Refresh now" not in page.content.decode()  # nothing to refresh: counted now
 
     services.remove_share(share, actor=team.owner)
     assert outsider.get(f"/trackers/{tracker.sf_id}/").status_code == 404
