@@ -173,7 +173,9 @@ class TableWriter:
             return 0
         quote = connection.ops.quote_name
         names = ", ".join(quote(column) for column in self.columns)
-        with connection.cursor() as cursor:
+        # The driver's own cursor, its errors turned into Django's as a Django cursor's
+        # are (a lost connection is then a 503, and Django drops the connection).
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             if connection.vendor == "postgresql":
                 with cursor.cursor.copy(f"COPY {quote(self.table)} ({names}) FROM STDIN") as copy:
                     for row in rows:

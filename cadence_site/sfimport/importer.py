@@ -1068,7 +1068,7 @@ class Importer:
             recalc.recalculate_for_trackers(self.changed_trackers)
 
 
-def _writer(model: type[models.Model], columns: list[str]) -> Callable[[list[tuple]], None]:
+def _writer(model: type[models.Model], columns: list[str]) -> Callable[[list[tuple]], object]:
     """Writes tuples (in ``columns`` order) into the model's table.
 
     PostgreSQL: the bulk loader's COPY. SQLite: ``SQLITE_ROWS_PER_INSERT`` rows an INSERT
@@ -1078,14 +1078,8 @@ def _writer(model: type[models.Model], columns: list[str]) -> Callable[[list[tup
     """
     table = TableWriter(model, columns)
     if connection.vendor != "sqlite":
-
-        def copy(rows: list[tuple]) -> None:
-            # COPY runs on the driver's cursor: its errors are turned into Django's, as a
-            # Django cursor's are, so a refused batch is retried row by row.
-            with connection.wrap_database_errors:
-                table.write(rows)
-
-        return copy
+        # COPY; its errors come as Django's, so a refused batch is retried row by row.
+        return table.write
     quote = connection.ops.quote_name
     head = (
         f"INSERT INTO {quote(table.table)} ({', '.join(quote(name) for name in table.columns)}) "
