@@ -164,15 +164,16 @@ class Command(BaseCommand):
             owners = self._owners(users)
             cadence_refs = self._cadences(cadences, owners[0].actor_id)
             related = self._deals(max(10, total // 2000), owners[0].actor_id)
-            load = DatabaseLoad(
-                cadences=cadence_refs,
-                owners=owners,
-                related=related,
-                now=now,
-                history_days=HISTORY_DAYS,
-                active_days=ACTIVE_DAYS,
-                seed=options["seed"],
-            )
+            # What both writers make trackers of.
+            world = {
+                "cadences": cadence_refs,
+                "owners": owners,
+                "related": related,
+                "now": now,
+                "history_days": HISTORY_DAYS,
+                "active_days": ACTIVE_DAYS,
+            }
+            load = DatabaseLoad(**world, seed=options["seed"])
             with load.lookups():
                 load.write_targets(
                     total=targets,
@@ -183,20 +184,23 @@ class Command(BaseCommand):
                     batch_size=batch_size,
                 )
                 self._progress(f"{targets:,} leads and contacts", started)
-                on_batch = lambda counts: self._progress(f"{counts.trackers:,} trackers", started)  # noqa: E731
+
+                def on_batch(counts: WriteCounts) -> None:
+                    self._progress(f"{counts.trackers:,} trackers", started)
+
                 if options["change_events"]:
-                    # The CREATE events are built in Python, by the row-by-row writer.
-                    counts = self._write_with_events(
-                        load,
-                        cadence_refs,
-                        owners,
-                        related,
-                        now,
-                        rng,
-                        total,
-                        active,
-                        batch_size,
-                        on_batch,
+                    # The CREATE events are built in Python, by the row-by-row writer, on
+                    # the targets ``load`` wrote.
+                    active_targets, history_targets, converted = load.target_refs()
+                    writer = BulkTrackerWriter(**world, rng=rng, change_events=True)
+                    counts = writer.write(
+                        total=total,
+                        active=active,
+                        active_targets=active_targets,
+                        history_targets=history_targets,
+                        converted_leads=converted,
+                        batch_size=batch_size,
+                        on_batch=on_batch,
                     )
                 else:
                     counts = load.write_trackers(
@@ -344,41 +348,6 @@ class Command(BaseCommand):
         return [RelatedRef(deal.pk, None, deal.sf_id) for deal in opportunities] + [
             RelatedRef(None, invoice.pk, invoice.sf_id) for invoice in invoices
         ]
-
-    def _write_with_events(
-        self,
-        load: DatabaseLoad,
-        cadences: list[CadenceRef],
-        owners: list[OwnerRef],
-        related: list[RelatedRef],
-        now: dt.datetime,
-        rng: random.Random,
-        total: int,
-        active: int,
-        batch_size: int,
-        on_batch,
-    ) -> WriteCounts:
-        """Trackers with their CREATE events, row by row, on the targets ``load`` wrote."""
-        active_targets, history_targets, converted = load.target_refs()
-        writer = BulkTrackerWriter(
-            cadences=cadences,
-            owners=owners,
-            related=related,
-            now=now,
-            history_days=HISTORY_DAYS,
-            active_days=ACTIVE_DAYS,
-            rng=rng,
-            change_events=True,
-        )
-        return writer.write(
-            total=total,
-            active=active,
-            active_targets=active_targets,
-            history_targets=history_targets,
-            converted_leads=converted,
-            batch_size=batch_size,
-            on_batch=on_batch,
-        )
 
     # ---- output
 
