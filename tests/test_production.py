@@ -525,6 +525,26 @@ def test_contention_is_a_503_that_says_retry_soon(message, path, shape):
 # --------------------------------------------------------------------------- killed mid-request
 
 
+def second_connection_params() -> dict:
+    """psycopg.connect() arguments for another connection to the test database."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return params
+
+
+def owner_removing(client, username: str):
+    """An owner logged in (and with an API token) about to remove their Running tracker,
+    and the tracker's row and the change-event count before: (tracker, token, before,
+    events_before)."""
+    owner = UserFactory(username=username)
+    tracker = running_tracker(owner=owner)
+    _token, raw = ApiToken.issue(owner)
+    client.force_login(owner)
+    before = ActionCadenceTracker.objects.values().get(pk=tracker.pk)
+    return tracker, raw, before, ActionCadenceTrackerChangeEvent.objects.count()
+
+
 def terminate_own_backend_after_tracker_update():
     """An execute wrapper: once the tracker row is updated, another connection
     terminates this connection's PostgreSQL backend, so the request's transaction
@@ -532,9 +552,7 @@ def terminate_own_backend_after_tracker_update():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
+    params = second_connection_params()
     killed = []
 
     def wrapper(execute, sql, params_, many, context):
@@ -592,12 +610,7 @@ def test_a_connection_killed_mid_request_is_a_503_and_writes_nothing(
     is terminated right after the tracker row is updated THEN the answer is a 503
     in the surface's shape, and the tracker, its steps and its change events are
     exactly as before: the transition was one transaction, and it never committed."""
-    owner = UserFactory(username="killed_mid_request")
-    tracker = running_tracker(owner=owner)
-    _token, raw = ApiToken.issue(owner)
-    client.force_login(owner)
-    before = ActionCadenceTracker.objects.values().get(pk=tracker.pk)
-    events_before = ActionCadenceTrackerChangeEvent.objects.count()
+    tracker, raw, before, events_before = owner_removing(client, "killed_mid_request")
 
     wrapper, killed = terminate_own_backend_after_tracker_update()
     with connection.execute_wrapper(wrapper):
@@ -618,17 +631,9 @@ def test_a_removal_that_times_out_on_a_locked_row_is_a_busy_503_and_writes_nothi
     """GIVEN another transaction holds the tracker's row lock and the request's lock_timeout
     is short WHEN the owner removes the tracker THEN a 503 saying to retry soon (Salesforce:
     UNABLE_TO_LOCK_ROW), and nothing was written."""
-    owner = UserFactory(username="locked_out")
-    tracker = running_tracker(owner=owner)
-    _token, raw = ApiToken.issue(owner)
-    client.force_login(owner)
-    before = ActionCadenceTracker.objects.values().get(pk=tracker.pk)
-    events_before = ActionCadenceTrackerChangeEvent.objects.count()
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
+    tracker, raw, before, events_before = owner_removing(client, "locked_out")
     table = ActionCadenceTracker._meta.db_table
-    with psycopg.connect(**params) as holder:
+    with psycopg.connect(**second_connection_params()) as holder:
         holder.execute(f'SELECT 1 FROM "{table}" WHERE id = %s FOR UPDATE', [tracker.pk])
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '300ms'")
