@@ -66,6 +66,13 @@ class RequestIdMiddleware:
         return response
 
 
+def database_error_answer(busy: bool) -> tuple[str, str, str]:
+    """(Salesforce errorCode, message, Retry-After) for a database that is busy or gone."""
+    if busy:
+        return "UNABLE_TO_LOCK_ROW", DATABASE_BUSY, BUSY_RETRY_AFTER_SECONDS
+    return "SERVER_UNAVAILABLE", DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+
+
 def database_unavailable_response(request: HttpRequest, *, busy: bool = False) -> HttpResponse:
     """503 in the shape the caller speaks: Salesforce errors, DRF errors or a page;
     ``busy`` for contention (Salesforce's UNABLE_TO_LOCK_ROW, retry in seconds).
@@ -73,9 +80,8 @@ def database_unavailable_response(request: HttpRequest, *, busy: bool = False) -
     Renders without the request's context so nothing here touches the database
     (no session, no user, no messages).
     """
-    message = DATABASE_BUSY if busy else DATABASE_UNAVAILABLE
+    code, message, retry_after = database_error_answer(busy)
     if request.path.startswith("/services/data/"):
-        code = "UNABLE_TO_LOCK_ROW" if busy else "SERVER_UNAVAILABLE"
         body = [{"message": message, "errorCode": code}]
         response: HttpResponse = JsonResponse(body, status=503, safe=False)
     elif request.path.startswith("/api/"):
@@ -83,7 +89,7 @@ def database_unavailable_response(request: HttpRequest, *, busy: bool = False) -
     else:
         page = loader.render_to_string("503.html", {"busy": busy})
         response = HttpResponse(page, status=503)
-    response["Retry-After"] = BUSY_RETRY_AFTER_SECONDS if busy else RETRY_AFTER_SECONDS
+    response["Retry-After"] = retry_after
     return response
 
 

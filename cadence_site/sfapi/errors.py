@@ -89,21 +89,15 @@ def _convert(exc: Exception) -> SalesforceError | None:
         # later" (or UNABLE_TO_LOCK_ROW), not a bug.
         from cadence_site import middleware
 
-        if middleware.is_busy(exc):
-            logger.warning("Database busy in the Salesforce-compatible API", exc_info=exc)
-            return SalesforceError(
-                "UNABLE_TO_LOCK_ROW",
-                middleware.DATABASE_BUSY,
-                503,
-                headers={"Retry-After": middleware.BUSY_RETRY_AFTER_SECONDS},
-            )
-        logger.error("Database unavailable in the Salesforce-compatible API", exc_info=exc)
-        return SalesforceError(
-            "SERVER_UNAVAILABLE",
-            middleware.DATABASE_UNAVAILABLE,
-            503,
-            headers={"Retry-After": middleware.RETRY_AFTER_SECONDS},
+        busy = middleware.is_busy(exc)
+        logger.log(
+            logging.WARNING if busy else logging.ERROR,
+            "Database %s in the Salesforce-compatible API",
+            "busy" if busy else "unavailable",
+            exc_info=exc,
         )
+        code, message, retry_after = middleware.database_error_answer(busy)
+        return SalesforceError(code, message, 503, headers={"Retry-After": retry_after})
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers = {}
         if getattr(exc, "auth_header", None):
