@@ -49,6 +49,25 @@ def fail(username: str, times: int, ip: str = "10.0.0.1", **extra) -> None:
 # --------------------------------------------------------------------------- throttling
 
 
+def all_at_once(workers: int, call) -> None:
+    """Run ``call`` in ``workers`` threads released together, each on its own
+    database connection (closed afterwards)."""
+    start = threading.Barrier(workers)
+
+    def run() -> None:
+        start.wait()
+        try:
+            call()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_five_failures_lock_the_username_out_from_that_address(rep):
     """GIVEN five wrong passwords for rep_owner from one address WHEN the right password
     comes next from there THEN it is refused with a clear message, and no one is logged in."""
@@ -159,20 +178,7 @@ def test_simultaneous_failures_from_many_processes_are_all_counted(transactional
     """Eight workers record a failure for the same pair at the same instant (the first
     ones race to create its row): every failure counts, and the fifth locks."""
     workers = 8
-    start = threading.Barrier(workers)
-
-    def fail_once() -> None:
-        start.wait()
-        try:
-            record_failure("rep_owner", "10.0.0.1")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=fail_once) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(workers, lambda: record_failure("rep_owner", "10.0.0.1"))
     row = LoginAttempt.objects.get()
     assert row.failures == workers
     assert row.locked_until is not None
@@ -195,21 +201,8 @@ def test_a_parallel_burst_gets_no_more_password_checks_than_the_limit(transactio
     """Twenty attempts for one pair arrive at the same instant: exactly the limit
     (five) may check a password; the rest are refused before any check."""
     workers = 20
-    start = threading.Barrier(workers)
     outcomes: list[bool] = []
-
-    def try_once() -> None:
-        start.wait()
-        try:
-            outcomes.append(claim_attempt("rep_owner", "10.0.0.2") is None)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=try_once) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(workers, lambda: outcomes.append(claim_attempt("rep_owner", "10.0.0.2") is None))
     assert sorted(outcomes) == [False] * (workers - 5) + [True] * 5
     assert LoginAttempt.objects.get().locked_until is not None
 
