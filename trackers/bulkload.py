@@ -227,7 +227,11 @@ def reset_sequences(*model_classes: type[models.Model]) -> None:
 
 
 @contextmanager
-def bulk_load(*model_classes: type[models.Model], rebuild_indexes: bool = True) -> Iterator[None]:
+def bulk_load(
+    *model_classes: type[models.Model],
+    rebuild_indexes: bool = True,
+    also_checked: Sequence[type[models.Model]] = (),
+) -> Iterator[None]:
     """One transaction for a big load into these tables: all of it or none of it.
 
     With ``rebuild_indexes``, the tables' secondary indexes (and, on PostgreSQL, their
@@ -239,6 +243,9 @@ def bulk_load(*model_classes: type[models.Model], rebuild_indexes: bool = True) 
     ``PRAGMA foreign_key_check`` instead, since its deferred checks would scan the
     unindexed tables once per row. SQLite readers keep seeing the tables as they
     were; PostgreSQL keeps them locked until commit, so this is for a quiet database.
+
+    ``also_checked``: tables the load writes too, their indexes kept; on SQLite their
+    foreign keys are checked with the others' at the end.
 
     Inside someone else's transaction (a test, a larger job) the indexes stay put
     and the load is a savepoint.
@@ -262,7 +269,9 @@ def bulk_load(*model_classes: type[models.Model], rebuild_indexes: bool = True) 
                 for statement in builds:
                     cursor.execute(statement)
             if sqlite:
-                connection.check_constraints(table_names=tables)
+                connection.check_constraints(
+                    table_names=tables + [model._meta.db_table for model in also_checked]
+                )
     finally:
         if sqlite:
             connection.enable_constraint_checking()

@@ -28,11 +28,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import json
+import operator
 import re
+import sqlite3
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -85,6 +91,12 @@ REBUILD_FROM = 10_000
 REFERENCE_CACHE = 100_000  # normalized reference ids remembered, by their text in the file
 SQLITE_CACHE_KIB = -256 * 1024  # negative: KiB, not pages
 SQLITE_ROWS_PER_INSERT = 50
+# The writer thread's statements: fewer and bigger, so it asks for the interpreter lock
+# less often (as many as SQLite's limit on parameters allows).
+WRITER_ROWS_PER_INSERT = 2000
+# While the writer thread runs, the interpreter lock changes hands every 0.2 ms (Python's
+# default: 5 ms), or the writer waits that long for it after each statement.
+WRITER_SWITCH_INTERVAL = 0.0002
 # Ids looked up per query: one JSON array (SQLite) or array (PostgreSQL) parameter.
 ID_CHUNK = 50_000
 STAMP_COLUMNS = ("last_modified_date", "system_modstamp")
@@ -494,13 +506,18 @@ class Importer:
         self.position = {name: index for index, name in enumerate(self.order)}
         self.done: set[str] = set()
         self.reference_ids: dict[Any, str] = {}
+        self.writes: ThreadPoolExecutor | None = None  # the writer thread (SQLite)
+        self._pending: tuple | None = None  # its batch, until ``_settle``
 
     # ----------------------------------------------------------------- entry point
 
     def _transaction(self) -> Any:
         """One transaction; for a load of trackers as big as the table (and not inside
-        someone else's transaction) the bulk loader's, which drops the big tables'
-        indexes for the load and rebuilds them before commit."""
+        someone else's transaction) the bulk loader's, which drops the tracker tables'
+        indexes for the load and rebuilds them before commit. The change events' stay:
+        that table only grows (rebuilding would cost what it already holds, however
+        small the import), its keys mostly arrive in order (tracker, time, transaction),
+        and on SQLite the writer thread maintains them beside the reading."""
         from trackers.models import (
             ActionCadenceStepTracker,
             ActionCadenceTracker,
@@ -517,12 +534,14 @@ class Importer:
         if rows < REBUILD_FROM or rows < ActionCadenceTracker.all_objects.count():
             return transaction.atomic()
         return bulk_load(
-            ActionCadenceTracker, ActionCadenceStepTracker, ActionCadenceTrackerChangeEvent
+            ActionCadenceTracker,
+            ActionCadenceStepTracker,
+            also_checked=(ActionCadenceTrackerChangeEvent,),
         )
 
     def run(self) -> ImportResult:
         try:
-            with _sqlite_page_cache(), self._transaction():
+            with _sqlite_page_cache(), self._transaction(), self._writer_thread(), _no_gc():
                 for name in self.order:
                     plan = _Plan(registry.get(name), self.now)
                     # Into an empty table every row is new: no look-ups for existing Ids.
@@ -579,6 +598,7 @@ class Importer:
                 self.progress(source, done)
         if batch:
             self._write_batch(plan, batch, given)
+        self._settle()
         if self.progress is not None:
             self.progress(source, done)
 
@@ -683,6 +703,7 @@ class Importer:
     # ----------------------------------------------------------------- writing
 
     def _write_batch(self, plan: _Plan, batch: list[_Row], given: set[str]) -> None:
+        self._settle()  # the previous batch's writes: the connection is free again
         counts = self.result.count(plan.name)
         self._load_existing(plan, batch)
         by_object: dict[str, set[str]] = defaultdict(set)
@@ -711,8 +732,26 @@ class Importer:
         counts.unchanged += sum(
             1 for row in accepted if row.existing is not None and not row.changed
         )
+        if self.writes is not None and creates and not updates:
+            self._insert_in_background(plan, creates)
+            return
         written_creates = self._insert(plan, creates)
         written_updates = self._update(plan, updates)
+        self._written(plan, creates, written_creates, updates, written_updates)
+        if plan.name == "ActionCadenceTracker" and (written_creates or written_updates):
+            self._events(plan, written_creates, written_updates)
+
+    def _written(
+        self,
+        plan: _Plan,
+        creates: list[_Row],
+        written_creates: list[_Row],
+        updates: list[_Row],
+        written_updates: list[_Row],
+    ) -> None:
+        """What follows a batch's writes: counts, keys, references for the second pass,
+        and what the sharing recalculation must look at."""
+        counts = self.result.count(plan.name)
         counts.created += len(written_creates)
         counts.updated += len(written_updates)
         counts.skipped += len(creates) - len(written_creates) + len(updates) - len(written_updates)
@@ -729,7 +768,81 @@ class Importer:
                 self.sharing_changed = True
             if plan.name == "ActionCadenceTracker":
                 self.changed_trackers.extend(row.pk for row in (*written_creates, *written_updates))
-                self._events(plan, written_creates, written_updates)
+
+    # ----------------------------------------------------------------- the writer thread
+
+    def _insert_in_background(self, plan: _Plan, rows: list[_Row]) -> None:
+        """Hand a batch of new rows (and their change events) to the writer thread, in a
+        savepoint; ``_settle`` waits for it, keeps it or writes it again row by row."""
+        from trackers.models import ActionCadenceTrackerChangeEvent
+
+        assert self.writes is not None
+        savepoint = transaction.savepoint()
+        self._number(plan, rows)
+        adapt = plan.adapt
+        driver = connection.connection
+        insert = _SqliteInsert(plan.model, ["id", "sf_id", *plan.attnames], WRITER_ROWS_PER_INSERT)
+        inserted = self.writes.submit(
+            insert.raw, driver, [(row.pk, row.sf_id, *adapt(row.merged)) for row in rows]
+        )
+        events = None
+        if plan.name == "ActionCadenceTracker":
+            # Made while the writer inserts the trackers; written unless that failed.
+            insert_events = _SqliteInsert(
+                ActionCadenceTrackerChangeEvent, EVENT_COLUMNS, WRITER_ROWS_PER_INSERT
+            )
+            event_rows = self._event_rows(plan, rows, [])
+            events = self.writes.submit(
+                _unless_failed, inserted, insert_events.raw, driver, event_rows
+            )
+        self._pending = (plan, rows, savepoint, inserted, events)
+
+    def _settle(self) -> None:
+        """Wait for the writer thread's batch (the connection is this thread's again
+        afterwards). If the database refused it, the savepoint undoes it and the rows
+        are written again one by one, so only the refused ones fail."""
+        if self._pending is None:
+            return
+        plan, rows, savepoint, inserted, events = self._pending
+        self._pending = None
+        futures.wait([future for future in (inserted, events) if future is not None])
+        if inserted.exception() is None:
+            error = events.exception() if events is not None else None
+            if error is not None:
+                with connection.wrap_database_errors:
+                    raise error
+            transaction.savepoint_commit(savepoint)
+            self._written(plan, rows, rows, [], [])
+            return
+        transaction.savepoint_rollback(savepoint)
+        written = self._one_by_one(plan, rows, self._create_writer(plan))
+        self._written(plan, rows, written, [], [])
+        if written and plan.name == "ActionCadenceTracker":
+            self._events(plan, written, [])
+
+    @contextmanager
+    def _writer_thread(self) -> Iterator[None]:
+        """On SQLite, a second thread for the inserts of new rows: the database's work
+        (the driver's C code, which lets go of Python's interpreter lock) runs on a
+        second core while this thread reads and checks the next batch. The thread uses
+        this thread's connection (Django opens SQLite's with check_same_thread=False)
+        only between ``_insert_in_background`` and ``_settle``, when this one leaves it
+        alone. On PostgreSQL the client's share of COPY is Python work: no gain there."""
+        if connection.vendor != "sqlite":
+            yield
+            return
+        connection.ensure_connection()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+        self.writes = pool
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
+        try:
+            yield
+        finally:
+            # On an error here, the writer finishes its statement before the rollback.
+            pool.shutdown(wait=True, cancel_futures=True)
+            sys.setswitchinterval(interval)
+            self.writes, self._pending = None, None
 
     def _load_existing(self, plan: _Plan, batch: list[_Row]) -> None:
         ids = [row.sf_id for row in batch if row.sf_id]
@@ -896,21 +1009,30 @@ class Importer:
                     f"LOCK TABLE {connection.ops.quote_name(plan.model._meta.db_table)} "
                     "IN SHARE ROW EXCLUSIVE MODE"
                 )
+        self._number(plan, rows)
+        written = self._guarded(plan, rows, self._create_writer(plan))
+        reset_sequences(plan.model)
+        return written
+
+    @staticmethod
+    def _number(plan: _Plan, rows: list[_Row]) -> None:
+        """Keys from one past the table's highest, and new Ids for rows without one."""
         first = next_id(plan.model)
         missing_ids = [row for row in rows if not row.sf_id]
         for row, new in zip(missing_ids, _new_ids(plan, len(missing_ids)), strict=True):
             row.sf_id = new
         for offset, row in enumerate(rows):
             row.pk = first + offset
+
+    @staticmethod
+    def _create_writer(plan: _Plan) -> Callable[[list[_Row]], None]:
         writer = _writer(plan.model, ["id", "sf_id", *plan.attnames])
         adapt = plan.adapt
 
         def write(chunk: list[_Row]) -> None:
             writer([(row.pk, row.sf_id, *adapt(row.merged)) for row in chunk])
 
-        written = self._guarded(plan, rows, write)
-        reset_sequences(plan.model)
-        return written
+        return write
 
     def _update(self, plan: _Plan, rows: list[_Row]) -> list[_Row]:
         if not rows:
@@ -937,7 +1059,11 @@ class Importer:
                 write(rows)
             return rows
         except DatabaseError:
-            pass
+            return self._one_by_one(plan, rows, write)
+
+    def _one_by_one(
+        self, plan: _Plan, rows: list[_Row], write: Callable[[list[_Row]], None]
+    ) -> list[_Row]:
         written = []
         for row in rows:
             try:
@@ -955,6 +1081,15 @@ class Importer:
     # ----------------------------------------------------------------- change events
 
     def _events(self, plan: _Plan, creates: list[_Row], updates: list[_Row]) -> None:
+        from trackers.models import ActionCadenceTrackerChangeEvent
+
+        _writer(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS)(
+            self._event_rows(plan, creates, updates)
+        )
+
+    def _event_rows(self, plan: _Plan, creates: list[_Row], updates: list[_Row]) -> list[tuple]:
+        """The CREATE and UPDATE change events of these rows, as tuples in
+        ``EVENT_COLUMNS`` order, one transaction key for them all."""
         key = str(uuid.uuid4())
         stamp = int(self.now.timestamp() * 1000)
         created_at = _adapter(plan.model._meta.get_field("created_date"))(self.now)
@@ -1003,9 +1138,7 @@ class Importer:
                         created_at,
                     )
                 )
-        from trackers.models import ActionCadenceTrackerChangeEvent
-
-        _writer(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS)(rows)
+        return rows
 
     # ----------------------------------------------------------------- second pass and after
 
@@ -1069,54 +1202,68 @@ class Importer:
 
 
 def _writer(model: type[models.Model], columns: list[str]) -> Callable[[list[tuple]], object]:
-    """Writes tuples (in ``columns`` order) into the model's table.
+    """Writes tuples (in ``columns`` order) into the model's table: on PostgreSQL the
+    bulk loader's COPY, on SQLite ``_SqliteInsert``. Errors come as Django's, so a
+    refused batch can be retried row by row."""
+    if connection.vendor == "sqlite":
+        return _SqliteInsert(model, columns)
+    return TableWriter(model, columns).write
 
-    PostgreSQL: the bulk loader's COPY. SQLite: ``SQLITE_ROWS_PER_INSERT`` rows an INSERT
-    statement, which takes half the time of one statement a row (executemany): a
-    statement's fixed costs (binding, reset, the AUTOINCREMENT counter's update) are
-    paid once per many rows.
+
+class _SqliteInsert:
+    """``rows_per_insert`` rows an INSERT statement, which takes half the time of one
+    statement a row (executemany): a statement's fixed costs (binding, reset, the
+    AUTOINCREMENT counter's update) are paid once per many rows.
+
+    Called, it writes on this thread's connection with Django's errors; ``raw`` writes
+    on a driver connection handed over (the import's writer thread) and raises the
+    driver's own errors.
     """
-    table = TableWriter(model, columns)
-    if connection.vendor != "sqlite":
-        # COPY; its errors come as Django's, so a refused batch is retried row by row.
-        return table.write
-    quote = connection.ops.quote_name
-    head = (
-        f"INSERT INTO {quote(table.table)} ({', '.join(quote(name) for name in table.columns)}) "
-        "VALUES "
-    )
-    one = f"({', '.join(['?'] * len(table.columns))})"
-    per = SQLITE_ROWS_PER_INSERT
-    full = head + ", ".join([one] * per)
-    extra = table.extra
 
-    def write(rows: list[tuple]) -> None:
-        if extra:
-            rows = [row + extra for row in rows]
-        whole = len(rows) - len(rows) % per
+    def __init__(
+        self, model: type[models.Model], columns: list[str], rows_per_insert: int | None = None
+    ) -> None:
+        table = TableWriter(model, columns)
+        quote = connection.ops.quote_name
+        self.head = (
+            f"INSERT INTO {quote(table.table)} "
+            f"({', '.join(quote(name) for name in table.columns)}) VALUES "
+        )
+        self.one = f"({', '.join(['?'] * len(table.columns))})"
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.per = min(rows_per_insert or SQLITE_ROWS_PER_INSERT, limit // len(table.columns))
+        self.full = self.head + ", ".join([self.one] * self.per)
+        self.extra = table.extra
+
+    def __call__(self, rows: list[tuple]) -> None:
         # The driver's own cursor (qmark parameters; Django's debug wrapper would keep
         # every row), its errors turned into Django's as a Django cursor's are.
         connection.ensure_connection()
-        cursor = connection.connection.cursor()
+        with connection.wrap_database_errors:
+            self.raw(connection.connection, rows)
+
+    def raw(self, driver: Any, rows: list[tuple]) -> None:
+        if self.extra:
+            rows = [row + self.extra for row in rows]
+        per = self.per
+        whole = len(rows) - len(rows) % per
+        cursor = driver.cursor()
         try:
-            with connection.wrap_database_errors:
-                if whole:
-                    cursor.executemany(
-                        full,
-                        [
-                            list(chain.from_iterable(rows[start : start + per]))
-                            for start in range(0, whole, per)
-                        ],
-                    )
-                if whole < len(rows):
-                    rest = rows[whole:]
-                    cursor.execute(
-                        head + ", ".join([one] * len(rest)), list(chain.from_iterable(rest))
-                    )
+            if whole:
+                cursor.executemany(
+                    self.full,
+                    [
+                        list(chain.from_iterable(rows[start : start + per]))
+                        for start in range(0, whole, per)
+                    ],
+                )
+            if whole < len(rows):
+                rest = rows[whole:]
+                cursor.execute(
+                    self.head + ", ".join([self.one] * len(rest)), list(chain.from_iterable(rest))
+                )
         finally:
             cursor.close()
-
-    return write
 
 
 def _by_sf_id(model: type[models.Model], ids: list[str], *fields: str) -> Iterator[tuple]:
@@ -1153,6 +1300,27 @@ def _sqlite_page_cache() -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the import: its rows hold no
+    cycles (reference counting frees every batch), yet each full collection walks
+    every object alive, and a big import made it run often (0.7 s of 14 for 200,000
+    trackers)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _unless_failed(before: futures.Future, write: Callable[..., None], *args: Any) -> None:
+    """A writer-thread job that writes only if the job before it succeeded."""
+    if before.exception() is None:
+        write(*args)
+
+
 def _error_order(error: RowError) -> tuple[str, int]:
     name, _, number = error.location.rpartition(":")
     return name, int(number.removeprefix("record "))
@@ -1167,8 +1335,8 @@ def _new_ids(plan: _Plan, count: int) -> list[str]:
 class _EventValues:
     """Fields by API name as the API shows them after the import: references as the
     file gave them (or the importing user, for audit fields it stamped), the rest
-    from the stored row. Made once per set of fields; a row then costs a dict copy
-    and a few look-ups per field, no branching on each field's kind."""
+    from the stored row. Made once per set of fields; a row then costs a dict copy,
+    one C-level copy of its stored values and a look-up per reference and per date."""
 
     def __init__(self, fields: Iterable[tuple[str, str, str | None]]) -> None:
         fields = list(fields)
@@ -1176,11 +1344,16 @@ class _EventValues:
         self.id_names = [name for name, kind, _ in fields if kind == "id"]
         self.active_names = [name for name, _, _ in fields if name == "IsTrackerActive"]
         self.references = [(name, attr) for name, kind, attr in fields if kind == "ref"]
-        self.stored = [
-            (name, attr)
+        stored = [
+            (name, kind, attr)
             for name, kind, attr in fields
             if kind not in ("ref", "id") and name != "IsTrackerActive"
         ]
+        self.stored_names = [name for name, _, _ in stored]
+        attrs = [attr for _, _, attr in stored]
+        self.stored_values = _getter(attrs)
+        # Dates and numbers: the JSON form differs from the stored value.
+        self.converted = [name for name, kind, _ in stored if kind in _CONVERTED_KINDS]
 
     def __call__(self, row: _Row, actor: Any) -> dict[str, Any]:
         given, merged = row.values, row.merged
@@ -1195,15 +1368,23 @@ class _EventValues:
                 stamped = actor is not None and attr and merged.get(attr) == actor.pk
                 value = actor.sf_id if stamped else None
             values[name] = value
-        for name, attr in self.stored:
-            value = merged[attr]
-            if value is not None and value.__class__ not in _JSON_AS_IS:
-                value = _json(value)
-            values[name] = value
+        values.update(zip(self.stored_names, self.stored_values(merged), strict=True))
+        for name in self.converted:
+            value = values[name]
+            if value is not None:
+                values[name] = _json(value)
         return values
 
 
-_JSON_AS_IS = frozenset({str, bool, int})
+_CONVERTED_KINDS = frozenset({"datetime", "date", "currency", "double", "percent"})
+
+
+def _getter(keys: list[str]) -> Callable[[dict[str, Any]], tuple]:
+    """A tuple of these keys' values in a dict (``itemgetter`` gives a bare value for
+    one key)."""
+    if len(keys) > 1:
+        return operator.itemgetter(*keys)
+    return lambda row: tuple(row[key] for key in keys)
 
 
 def _json(value: Any) -> Any:

@@ -4,14 +4,19 @@ idempotent re-imports, invariants, errors that name file, line and field."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import shutil
+import sys
 from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import DatabaseError, connection
 
+from cadence_site import registry
+from cadence_site.sfimport import importer
+from cadence_site.sfimport.readers import open_path
 from sharing.models import ActionCadenceTrackerShare, Group, GroupMember, User, UserRole
 from tests.sfimport.conftest import FIXTURES, ORG, not_utf8_further_down, org_files, run_command
 from trackers.models import (
@@ -143,6 +148,17 @@ def test_imported_trackers_get_create_events_and_sharing_rows(imported_org):
     # The file's Rule row is derived, so it was not imported under its own Id.
     assert not ActionCadenceTrackerShare.objects.filter(sf_id="02sImpShareRul2ICC").exists()
     assert "Owner and Rule share rows are derived" in imported_org.stdout
+
+
+def test_a_create_event_holds_every_field_as_the_api_shows_the_tracker(imported_org):
+    """Each imported tracker's CREATE event carries the tracker as the API shows it after
+    the import (the same dict a tracker created in the app gets), field for field and in
+    the same order: dates, booleans, picklists, references set in the second pass."""
+    sobject = registry.for_model(ActionCadenceTracker)
+    for sf_id in TRACKER_IDS:
+        event = ActionCadenceTrackerChangeEvent.objects.get(record_id=sf_id, change_type="CREATE")
+        expected = sobject.to_dict(tracker(sf_id))
+        assert list(event.values.items()) == list(expected.items()), sf_id
 
 
 def test_reimport_changes_nothing_and_creates_nothing_twice(imported_org):
@@ -399,9 +415,15 @@ def test_a_lead_saved_during_an_import_waits_for_it_instead_of_taking_its_key(
     assert Lead.objects.count() == 4
 
 
-def _refuse(event: str, sf_id: str) -> None:
+def _refuse(
+    event: str,
+    sf_id: str,
+    table: str = "trackers_actioncadencetracker",
+    column: str = "sf_id",
+) -> None:
     """The database refuses every INSERT or UPDATE (``event``) of this tracker (a
-    trigger), as it would a row that breaks a rule the importer does not check itself."""
+    trigger), as it would a row that breaks a rule the importer does not check itself;
+    with ``table`` and ``column``, of another table's rows about it (its change events)."""
     row = "NEW" if event == "INSERT" else "OLD"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -411,14 +433,14 @@ def _refuse(event: str, sf_id: str) -> None:
             )
             cursor.execute(
                 f"CREATE TRIGGER refuse_tracker BEFORE {event} ON "
-                f"trackers_actioncadencetracker FOR EACH ROW WHEN ({row}.sf_id = %s) "
+                f"{table} FOR EACH ROW WHEN ({row}.{column} = %s) "
                 "EXECUTE FUNCTION refuse_tracker()",
                 [sf_id],
             )
         else:
             cursor.execute(
                 f"CREATE TRIGGER refuse_tracker BEFORE {event} ON "
-                f"trackers_actioncadencetracker WHEN {row}.sf_id = '{sf_id}' "
+                f"{table} WHEN {row}.{column} = '{sf_id}' "
                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
             )
 
@@ -447,6 +469,82 @@ def test_a_new_row_the_database_refuses_is_reported_and_the_rest_written(importe
         ActionCadenceTrackerChangeEvent.objects.filter(record_id__startswith="7CTImpNewRun").count()
         == 6
     )
+
+
+def test_a_refused_new_active_tracker_leaves_its_place_under_the_limit(
+    imported_org, tmp_path, settings
+):
+    """GIVEN an org one active tracker below its limit WHEN the database refuses a new
+    Running tracker THEN the next new Running tracker, in the following batch, takes
+    that place: the batch written beside the reading (SQLite's writer thread) is
+    settled before the next one is checked against the limit."""
+    settings.CADENCE_ACTIVE_TRACKER_LIMIT = 4
+    assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 3
+    _refuse("INSERT", "7CTImpNewRun001OSA")
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,OwnerId,TargetId\r\n"
+        "7CTImpNewRun001,Running,005ImpUserRep01,00QImpLeadBob01\r\n"
+        "7CTImpNewRun002,Running,005ImpUserRep01,003ImpContDee01\r\n",
+        encoding="utf-8",
+    )
+    result = run_command(str(rows), "--batch-size", "1")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ActionCadence")]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("ActionCadenceTracker.csv:2: the database refused the row")
+    assert "ActionCadenceTracker: 1 created, 0 updated, 0 unchanged, 1 skipped" in result.stdout
+    assert tracker("7CTImpNewRun002OSA").state == "Running"
+    assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 4
+
+
+def test_a_change_event_the_database_refuses_fails_the_whole_import(imported_org, tmp_path):
+    """A tracker is never written without its change event: when the database refuses
+    the event (written by the writer thread on SQLite), the import stops with the
+    database's error and keeps none of its rows."""
+    before = ActionCadenceTrackerChangeEvent.objects.count()
+    _refuse("INSERT", "7CTImpNewRun003OSA", "trackers_actioncadencetrackerchangeevent", "record_id")
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
+        + "".join(
+            f"7CTImpNewRun00{index},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
+            for index in range(1, 6)
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(DatabaseError, match="refused by the test"):
+        run_command(str(rows), "--batch-size", "2")
+    assert not ActionCadenceTracker.all_objects.filter(sf_id__startswith="7CTImpNewRun").exists()
+    assert ActionCadenceTrackerChangeEvent.objects.count() == before
+
+
+def test_an_import_stopped_midway_keeps_nothing_and_leaves_the_connection_usable(
+    imported_org, tmp_path
+):
+    """GIVEN a batch on its way into the database (SQLite's writer thread) WHEN the
+    import stops (an error, Ctrl-C in the progress bar) THEN the writer finishes before
+    the rollback: nothing of the file is kept, the connection answers the next query,
+    and the interpreter's garbage collector and switch interval are as they were."""
+    gc_before, interval_before = gc.isenabled(), sys.getswitchinterval()
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
+        + "".join(
+            f"7CTImpStop{index:05d},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
+            for index in range(3000)
+        ),
+        encoding="utf-8",
+    )
+
+    def stop(source, done):
+        if done == 2000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        importer.run_import([open_path(str(rows))], progress=stop, batch_size=700)
+    assert not ActionCadenceTracker.all_objects.filter(sf_id__startswith="7CTImpStop").exists()
+    assert ActionCadenceTracker.all_objects.count() == len(TRACKER_IDS)
+    assert (gc.isenabled(), sys.getswitchinterval()) == (gc_before, interval_before)
 
 
 @pytest.mark.parametrize(
