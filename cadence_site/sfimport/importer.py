@@ -508,6 +508,7 @@ class Importer:
         self.reference_ids: dict[Any, str] = {}
         self.writes: ThreadPoolExecutor | None = None  # the writer thread (SQLite)
         self._pending: tuple | None = None  # its batch, until ``_settle``
+        self.events_from_rows = False  # some CREATE events made by _SqliteCreateEvents
 
     # ----------------------------------------------------------------- entry point
 
@@ -787,14 +788,30 @@ class Importer:
         )
         events = None
         if plan.name == "ActionCadenceTracker":
-            # Made while the writer inserts the trackers; written unless that failed.
-            insert_events = _SqliteInsert(
-                ActionCadenceTrackerChangeEvent, EVENT_COLUMNS, WRITER_ROWS_PER_INSERT
-            )
-            event_rows = self._event_rows(plan, rows, [])
-            events = self.writes.submit(
-                _unless_failed, inserted, insert_events.raw, driver, event_rows
-            )
+            # Written after the trackers, unless that failed.
+            made = _SqliteCreateEvents.of(plan)
+            if made is not None:
+                self.events_from_rows = True
+                events = self.writes.submit(
+                    _unless_failed,
+                    inserted,
+                    made.raw,
+                    driver,
+                    rows[0].pk,
+                    rows[-1].pk,
+                    self._event_header(plan),
+                )
+            else:
+                insert_events = _SqliteInsert(
+                    ActionCadenceTrackerChangeEvent, EVENT_COLUMNS, WRITER_ROWS_PER_INSERT
+                )
+                events = self.writes.submit(
+                    _unless_failed,
+                    inserted,
+                    insert_events.raw,
+                    driver,
+                    self._event_rows(plan, rows, []),
+                )
         self._pending = (plan, rows, savepoint, inserted, events)
 
     def _settle(self) -> None:
@@ -1090,11 +1107,7 @@ class Importer:
     def _event_rows(self, plan: _Plan, creates: list[_Row], updates: list[_Row]) -> list[tuple]:
         """The CREATE and UPDATE change events of these rows, as tuples in
         ``EVENT_COLUMNS`` order, one transaction key for them all."""
-        key = str(uuid.uuid4())
-        stamp = int(self.now.timestamp() * 1000)
-        created_at = _adapter(plan.model._meta.get_field("created_date"))(self.now)
-        actor_id = self.actor.pk if self.actor else None
-        actor_sf_id = self.actor.sf_id if self.actor else ""
+        stamp, actor_id, actor_sf_id, key, origin, created_at = self._event_header(plan)
         dumps = json.JSONEncoder().encode
         every_field = _EventValues(plan.event_fields)
         subsets: dict[tuple[str, ...], _EventValues] = {}
@@ -1134,11 +1147,23 @@ class Importer:
                         actor_sf_id,
                         key,
                         len(rows) + 1,
-                        CHANGE_ORIGIN,
+                        origin,
                         created_at,
                     )
                 )
         return rows
+
+    def _event_header(self, plan: _Plan) -> tuple:
+        """What every event of one batch shares: commit timestamp, commit user and its
+        Id, a new transaction key, the change origin, and when it was made."""
+        return (
+            int(self.now.timestamp() * 1000),
+            self.actor.pk if self.actor else None,
+            self.actor.sf_id if self.actor else "",
+            str(uuid.uuid4()),
+            CHANGE_ORIGIN,
+            _adapter(plan.model._meta.get_field("created_date"))(self.now),
+        )
 
     # ----------------------------------------------------------------- second pass and after
 
@@ -1170,7 +1195,38 @@ class Importer:
                     f"WHERE {quote('id')} = %s",
                     pairs,
                 )
+        if self.events_from_rows:
+            self._set_resolved_in_events([item for item in self.deferred if item not in unresolved])
         self._blank_unresolved_in_events(unresolved)
+
+    def _set_resolved_in_events(self, resolved: list[_Deferred]) -> None:
+        """CREATE events made from the stored rows (``_SqliteCreateEvents``) show a
+        reference the second pass set as null: they get the file's value now."""
+        from trackers.models import ActionCadenceTrackerChangeEvent
+
+        quote = connection.ops.quote_name
+        created_at = _adapter(ActionCadenceTrackerChangeEvent._meta.get_field("created_at"))(
+            self.now
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {quote(ActionCadenceTrackerChangeEvent._meta.db_table)} "
+                f"SET {quote('values')} = json_set({quote('values')}, %s, %s) "
+                f"WHERE {quote('tracker_id')} = %s AND {quote('change_type')} = %s "
+                f"AND {quote('change_origin')} = %s AND {quote('created_at')} = %s",
+                [
+                    (
+                        f"$.{item.field}",
+                        item.value,
+                        item.pk,
+                        str(ChangeType.CREATE),
+                        CHANGE_ORIGIN,
+                        created_at,
+                    )
+                    for item in resolved
+                    if item.plan.name == "ActionCadenceTracker"
+                ],
+            )
 
     def _blank_unresolved_in_events(self, unresolved: list[_Deferred]) -> None:
         """A CREATE event names the file's reference; one that never resolved was left
@@ -1264,6 +1320,96 @@ class _SqliteInsert:
                 )
         finally:
             cursor.close()
+
+
+class _SqliteCreateEvents:
+    """The CREATE change events of a batch of new rows, made by SQLite from the rows
+    just written (``INSERT … SELECT`` with ``json_object``): every field as the API
+    shows it, as ``_EventValues`` gives it, without a row passing through Python, so
+    the writer thread makes them while this one reads on. References come from the
+    stored rows; one still waiting for the second pass is null here and set there
+    (``Importer._second_pass``). ``of`` gives None for an object with a field whose
+    type has no SQL form here (numbers: their JSON is Python's float)."""
+
+    def __init__(self, sql: str, extra: tuple) -> None:
+        self.sql, self.extra = sql, extra
+
+    @classmethod
+    def of(cls, plan: _Plan) -> _SqliteCreateEvents | None:
+        from trackers.models import ActionCadenceTrackerChangeEvent
+
+        members = []
+        for spec in plan.sobject.fields:
+            value = _sqlite_json(plan, spec)
+            if value is None:
+                return None
+            members += [f"'{spec.name}'", value]
+        quote = connection.ops.quote_name
+        table = TableWriter(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS)
+        given = [
+            "t.id",
+            "t.sf_id",
+            f"'{ChangeType.CREATE}'",
+            "'[]'",
+            f"json_object({', '.join(members)})",
+            "?",  # commit timestamp
+            "?",  # commit user
+            "?",  # its Id
+            "?",  # transaction key
+            "t.id - ? + 1",  # sequence number: the row's place in its batch
+            "?",  # change origin
+            "?",  # created at
+        ]
+        assert len(given) == len(EVENT_COLUMNS)
+        sql = (
+            f"INSERT INTO {quote(table.table)} "
+            f"({', '.join(quote(name) for name in table.columns)}) "
+            f"SELECT {', '.join(given + ['?'] * len(table.extra))} "
+            f"FROM {quote(plan.model._meta.db_table)} AS t WHERE t.id BETWEEN ? AND ? "
+            "ORDER BY t.id"
+        )
+        return cls(sql, table.extra)
+
+    def raw(self, driver: Any, first: int, last: int, header: tuple) -> None:
+        """Events for the rows with keys ``first``..``last``; ``header``: commit
+        timestamp, user and Id, transaction key, change origin, created at."""
+        stamp, user, user_sf_id, key, origin, created_at = header
+        parameters = (stamp, user, user_sf_id, key, first, origin, created_at, *self.extra)
+        driver.execute(self.sql, (*parameters, first, last))
+
+
+def _sqlite_json(plan: _Plan, spec: FieldSpec) -> str | None:
+    """SQLite's expression for the API's JSON value of ``spec`` on row ``t``."""
+    quote = connection.ops.quote_name
+    if spec.type == "id":
+        return "t.sf_id"
+    if spec.type == "reference":
+        lookups = []
+        for object_name, attr in spec.columns.items():
+            target = registry.get(object_name).model._meta.db_table
+            column = plan.model._meta.get_field(attr).column
+            lookups.append(
+                f"(SELECT r.sf_id FROM {quote(target)} AS r WHERE r.id = t.{quote(column)})"
+            )
+        return lookups[0] if len(lookups) == 1 else f"COALESCE({', '.join(lookups)})"
+    if not spec.attr:
+        return None
+    column = f"t.{quote(plan.model._meta.get_field(spec.attr).column)}"
+    if spec.type == "datetime":
+        # Stored as 2024-03-01 12:34:56[.123456] (UTC); shown as 2024-03-01T12:34:56.123+0000.
+        return (
+            f"CASE WHEN {column} IS NULL THEN NULL ELSE substr({column}, 1, 10) || 'T' || "
+            f"substr({column}, 12, 8) || '.' || substr(substr({column}, 21) || '000', 1, 3) "
+            "|| '+0000' END"
+        )
+    if spec.type == "boolean":
+        return (
+            f"json(CASE WHEN {column} IS NULL THEN 'null' WHEN {column} THEN 'true' "
+            "ELSE 'false' END)"
+        )
+    if spec.type in ("currency", "double", "percent"):
+        return None
+    return column  # text, picklists, whole numbers, dates (stored as 2024-03-01)
 
 
 def _by_sf_id(model: type[models.Model], ids: list[str], *fields: str) -> Iterator[tuple]:
