@@ -509,6 +509,7 @@ class Importer:
         self.writes: ThreadPoolExecutor | None = None  # the writer thread (SQLite)
         self._pending: tuple | None = None  # its batch, until ``_settle``
         self.events_from_rows = False  # some CREATE events made by _SqliteCreateEvents
+        self.create_events: dict[str, _SqliteCreateEvents | None] = {}  # its SQL, by object
 
     # ----------------------------------------------------------------- entry point
 
@@ -789,7 +790,9 @@ class Importer:
         events = None
         if plan.name == "ActionCadenceTracker":
             # Written after the trackers, unless that failed.
-            made = _SqliteCreateEvents.of(plan)
+            if plan.name not in self.create_events:
+                self.create_events[plan.name] = _SqliteCreateEvents.of(plan)
+            made = self.create_events[plan.name]
             if made is not None:
                 self.events_from_rows = True
                 events = self.writes.submit(
