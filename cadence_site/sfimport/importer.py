@@ -320,7 +320,7 @@ class _Resolver:
         missing = sorted({value for value in ids if value not in known})
         if not missing:
             return
-        known.update(_by_sf_id(registry.get(object_name).model, missing, "sf_id", "pk"))
+        known.update(_keys_by_sf_id(registry.get(object_name).model, missing))
 
     def get(self, object_name: str, value: str) -> int | None:
         return self.keys[object_name].get(value)
@@ -508,8 +508,8 @@ class Importer:
         self.reference_ids: dict[Any, str] = {}
         self.writes: ThreadPoolExecutor | None = None  # the writer thread (SQLite)
         self._pending: tuple | None = None  # its batch, until ``_settle``
-        self.events_from_rows = False  # some CREATE events made by _SqliteCreateEvents
-        self.create_events: dict[str, _SqliteCreateEvents | None] = {}  # its SQL, by object
+        # _SqliteCreateEvents by object and the references a file gives.
+        self.create_events: dict[tuple, _SqliteCreateEvents | None] = {}
 
     # ----------------------------------------------------------------- entry point
 
@@ -735,7 +735,7 @@ class Importer:
             1 for row in accepted if row.existing is not None and not row.changed
         )
         if self.writes is not None and creates and not updates:
-            self._insert_in_background(plan, creates)
+            self._insert_in_background(plan, creates, given)
             return
         written_creates = self._insert(plan, creates)
         written_updates = self._update(plan, updates)
@@ -773,7 +773,7 @@ class Importer:
 
     # ----------------------------------------------------------------- the writer thread
 
-    def _insert_in_background(self, plan: _Plan, rows: list[_Row]) -> None:
+    def _insert_in_background(self, plan: _Plan, rows: list[_Row], given: set[str]) -> None:
         """Hand a batch of new rows (and their change events) to the writer thread, in a
         savepoint; ``_settle`` waits for it, keeps it or writes it again row by row."""
         from trackers.models import ActionCadenceTrackerChangeEvent
@@ -790,19 +790,19 @@ class Importer:
         events = None
         if plan.name == "ActionCadenceTracker":
             # Written after the trackers, unless that failed.
-            if plan.name not in self.create_events:
-                self.create_events[plan.name] = _SqliteCreateEvents.of(plan)
-            made = self.create_events[plan.name]
+            made_for = (plan.name, frozenset(given))
+            if made_for not in self.create_events:
+                self.create_events[made_for] = _SqliteCreateEvents.of(plan, given)
+            made = self.create_events[made_for]
             if made is not None:
-                self.events_from_rows = True
                 events = self.writes.submit(
                     _unless_failed,
                     inserted,
                     made.raw,
                     driver,
                     rows[0].pk,
-                    rows[-1].pk,
                     self._event_header(plan),
+                    made.references(rows),
                 )
             else:
                 insert_events = _SqliteInsert(
@@ -1198,38 +1198,7 @@ class Importer:
                     f"WHERE {quote('id')} = %s",
                     pairs,
                 )
-        if self.events_from_rows:
-            self._set_resolved_in_events([item for item in self.deferred if item not in unresolved])
         self._blank_unresolved_in_events(unresolved)
-
-    def _set_resolved_in_events(self, resolved: list[_Deferred]) -> None:
-        """CREATE events made from the stored rows (``_SqliteCreateEvents``) show a
-        reference the second pass set as null: they get the file's value now."""
-        from trackers.models import ActionCadenceTrackerChangeEvent
-
-        quote = connection.ops.quote_name
-        created_at = _adapter(ActionCadenceTrackerChangeEvent._meta.get_field("created_at"))(
-            self.now
-        )
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {quote(ActionCadenceTrackerChangeEvent._meta.db_table)} "
-                f"SET {quote('values')} = json_set({quote('values')}, %s, %s) "
-                f"WHERE {quote('tracker_id')} = %s AND {quote('change_type')} = %s "
-                f"AND {quote('change_origin')} = %s AND {quote('created_at')} = %s",
-                [
-                    (
-                        f"$.{item.field}",
-                        item.value,
-                        item.pk,
-                        str(ChangeType.CREATE),
-                        CHANGE_ORIGIN,
-                        created_at,
-                    )
-                    for item in resolved
-                    if item.plan.name == "ActionCadenceTracker"
-                ],
-            )
 
     def _blank_unresolved_in_events(self, unresolved: list[_Deferred]) -> None:
         """A CREATE event names the file's reference; one that never resolved was left
@@ -1329,27 +1298,39 @@ class _SqliteCreateEvents:
     """The CREATE change events of a batch of new rows, made by SQLite from the rows
     just written (``INSERT … SELECT`` with ``json_object``): every field as the API
     shows it, as ``_EventValues`` gives it, without a row passing through Python, so
-    the writer thread makes them while this one reads on. References come from the
-    stored rows; one still waiting for the second pass is null here and set there
-    (``Importer._second_pass``). ``of`` gives None for an object with a field whose
-    type has no SQL form here (numbers: their JSON is Python's float)."""
+    the writer thread makes them while this one reads on. References the file gives
+    come from it (one JSON array a batch, as ``_EventValues`` takes them: one the second
+    pass sets later is there already, and the writer looks up no target among a
+    million leads); the others from the stored row (an audit field stamped with the
+    importing user, or null). ``of`` gives None for an object with a field whose type
+    has no SQL form here (numbers: their JSON is Python's float)."""
 
-    def __init__(self, sql: str, extra: tuple) -> None:
-        self.sql, self.extra = sql, extra
+    def __init__(self, sql: str, extra: tuple, from_file: tuple[str, ...]) -> None:
+        self.sql, self.extra, self.from_file = sql, extra, from_file
 
     @classmethod
-    def of(cls, plan: _Plan) -> _SqliteCreateEvents | None:
+    def of(cls, plan: _Plan, given: Iterable[str]) -> _SqliteCreateEvents | None:
+        """For a file with the fields ``given``."""
         from trackers.models import ActionCadenceTrackerChangeEvent
 
+        given = set(given)
+        from_file = tuple(
+            spec.name
+            for spec in plan.sobject.fields
+            if spec.type == "reference" and spec.name in given
+        )
         members = []
         for spec in plan.sobject.fields:
             value = _sqlite_json(plan, spec)
             if value is None:
                 return None
+            if spec.name in from_file:
+                place = from_file.index(spec.name)
+                value = f"COALESCE(json_extract(j.value, '$[{place}]'), {value})"
             members += [f"'{spec.name}'", value]
         quote = connection.ops.quote_name
         table = TableWriter(ActionCadenceTrackerChangeEvent, EVENT_COLUMNS)
-        given = [
+        made = [
             "t.id",
             "t.sf_id",
             f"'{ChangeType.CREATE}'",
@@ -1363,22 +1344,28 @@ class _SqliteCreateEvents:
             "?",  # change origin
             "?",  # created at
         ]
-        assert len(given) == len(EVENT_COLUMNS)
+        assert len(made) == len(EVENT_COLUMNS)
         sql = (
             f"INSERT INTO {quote(table.table)} "
             f"({', '.join(quote(name) for name in table.columns)}) "
-            f"SELECT {', '.join(given + ['?'] * len(table.extra))} "
-            f"FROM {quote(plan.model._meta.db_table)} AS t WHERE t.id BETWEEN ? AND ? "
-            "ORDER BY t.id"
+            f"SELECT {', '.join(made + ['?'] * len(table.extra))} "
+            f"FROM json_each(?) AS j JOIN {quote(plan.model._meta.db_table)} AS t "
+            "ON t.id = j.key + ? ORDER BY t.id"
         )
-        return cls(sql, table.extra)
+        return cls(sql, table.extra, from_file)
 
-    def raw(self, driver: Any, first: int, last: int, header: tuple) -> None:
-        """Events for the rows with keys ``first``..``last``; ``header``: commit
-        timestamp, user and Id, transaction key, change origin, created at."""
+    def references(self, rows: list[_Row]) -> str:
+        """The batch's references as the file gave them: a JSON array a row."""
+        names = self.from_file
+        return json.dumps([[row.values.get(name) for name in names] for row in rows])
+
+    def raw(self, driver: Any, first: int, header: tuple, references: str) -> None:
+        """Events for the rows with keys from ``first`` on, one per item of
+        ``references``; ``header``: commit timestamp, user and Id, transaction key,
+        change origin, created at."""
         stamp, user, user_sf_id, key, origin, created_at = header
         parameters = (stamp, user, user_sf_id, key, first, origin, created_at, *self.extra)
-        driver.execute(self.sql, (*parameters, first, last))
+        driver.execute(self.sql, (*parameters, references, first))
 
 
 def _sqlite_json(plan: _Plan, spec: FieldSpec) -> str | None:
@@ -1416,9 +1403,26 @@ def _sqlite_json(plan: _Plan, spec: FieldSpec) -> str | None:
 
 
 def _by_sf_id(model: type[models.Model], ids: list[str], *fields: str) -> Iterator[tuple]:
-    """``values_list(*fields)`` of the rows (deleted ones too) with these ids: the ids go
-    as one parameter (a JSON array on SQLite, an array on PostgreSQL), so a batch of
-    thousands is one query instead of one per 999 ids."""
+    """``values_list(*fields)`` of the rows (deleted ones too) with these ids."""
+    for queryset in _with_sf_ids(model, ids):
+        yield from queryset.values_list(*fields)
+
+
+def _keys_by_sf_id(model: type[models.Model], ids: list[str]) -> Iterator[tuple[str, int]]:
+    """(Id, key) of the rows (deleted ones too) with these ids, as the driver gives them:
+    text and a whole number need no conversion, and Django's per-row results cost more
+    than the query (a batch of 5,000 references)."""
+    for queryset in _with_sf_ids(model, ids):
+        sql, params = queryset.values_list("sf_id", "pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            yield from cursor.fetchall()
+
+
+def _with_sf_ids(model: type[models.Model], ids: list[str]) -> Iterator[models.QuerySet]:
+    """The rows with these ids, a query per ``ID_CHUNK``: the ids go as one parameter (a
+    JSON array on SQLite, an array on PostgreSQL), so a batch of thousands is one query
+    instead of one per 999 ids."""
     manager = model._base_manager
     vendor = connection.vendor
     size = ID_CHUNK if vendor in ("sqlite", "postgresql") else 900
@@ -1428,7 +1432,7 @@ def _by_sf_id(model: type[models.Model], ids: list[str], *fields: str) -> Iterat
             chunk = RawSQL("SELECT value FROM json_each(%s)", [json.dumps(chunk)])
         elif vendor == "postgresql":
             chunk = RawSQL("SELECT unnest(%s::text[])", [chunk])
-        yield from manager.filter(sf_id__in=chunk).values_list(*fields)
+        yield manager.filter(sf_id__in=chunk)
 
 
 @contextmanager

@@ -195,6 +195,35 @@ def test_create_events_hold_awkward_values_as_the_api_shows_them(imported_org, t
     assert odd.error_message == 'It said "no", then\nstopped: café ☕'
 
 
+def test_a_current_step_whose_row_is_skipped_is_left_empty_in_tracker_and_event(db, tmp_path):
+    """GIVEN trackers naming their current step trackers, which come later in the same
+    import, one of them a bad row WHEN imported THEN that reference is reported and not
+    set, and the tracker's CREATE event leaves it empty too, while the other tracker's
+    event names its step tracker."""
+    for name in ("ActionCadenceTracker", "ActionCadenceStepTracker"):
+        shutil.copy(ORG / f"{name}.csv", tmp_path / f"{name}.csv")
+    steps = tmp_path / "ActionCadenceStepTracker.csv"
+    text = steps.read_text(encoding="utf-8")
+    steps.write_text(text.replace(",Paused,", ",Sleeping,"), encoding="utf-8")
+    others = [path for path in org_files() if not path.endswith("Tracker.csv")]
+    result = run_command(*others, str(tmp_path / "ActionCadenceTracker.csv"), str(steps))
+    errors = [line for line in result.stderr.splitlines() if "Tracker.csv" in line]
+    assert any(line.startswith("ActionCadenceStepTracker.csv:3:State:") for line in errors)
+    assert any(
+        "CurrentStepId: no ActionCadenceStepTracker with Id 7CUImpStepTrk04OCB" in line
+        and "the reference was not set" in line
+        for line in errors
+    ), errors
+    paused, running = tracker("7CTImpTrkPau004OSA"), tracker("7CTImpTrkRun001OSA")
+    assert paused.current_step_id is None
+    sobject = registry.for_model(ActionCadenceTracker)
+    for made in (paused, running):
+        event = ActionCadenceTrackerChangeEvent.objects.get(tracker=made, change_type="CREATE")
+        assert event.values == sobject.to_dict(made), made.sf_id
+    event = ActionCadenceTrackerChangeEvent.objects.get(tracker=running, change_type="CREATE")
+    assert event.values["CurrentStepId"] == "7CUImpStepTrk01OCB"
+
+
 def test_reimport_changes_nothing_and_creates_nothing_twice(imported_org):
     counts = {
         model: model._base_manager.count()
