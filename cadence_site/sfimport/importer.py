@@ -1355,9 +1355,11 @@ class _SqliteCreateEvents:
         return cls(sql, table.extra, from_file)
 
     def references(self, rows: list[_Row]) -> str:
-        """The batch's references as the file gave them: a JSON array a row."""
-        names = self.from_file
-        return json.dumps([[row.values.get(name) for name in names] for row in rows])
+        """The batch's references as the file gave them: a JSON array a row (made a
+        column at a time, then turned into rows by zip, in C)."""
+        given = [row.values for row in rows]
+        columns = [[values.get(name) for values in given] for name in self.from_file]
+        return json.dumps(list(zip(*columns, strict=True)) if columns else [[]] * len(rows))
 
     def raw(self, driver: Any, first: int, header: tuple, references: str) -> None:
         """Events for the rows with keys from ``first`` on, one per item of
