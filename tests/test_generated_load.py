@@ -8,6 +8,7 @@ import datetime as dt
 from collections import Counter
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -207,3 +208,17 @@ def test_the_same_seed_makes_the_same_trackers():
     assert first == second
     run("generate_trackers", seed=8, **options)
     assert list(Tracker.order_by("pk").values_list(*fields))[600:] != first
+
+
+def test_a_permanent_table_named_like_a_staging_table_survives_a_load(db):
+    """The loader drops its temporary staging tables (bulk_owner, bulk_plan, ...) by
+    schema: a permanent table that happens to share a name is left alone."""
+    with connection.cursor() as cursor:
+        for name in ("bulk_owner", "bulk_plan"):
+            cursor.execute(f"CREATE TABLE {name} (note VARCHAR(20))")
+            cursor.execute(f"INSERT INTO {name} (note) VALUES ('keep me')")
+    run("generate_trackers", trackers=50, active=10, users=3, cadences=2, seed=3)
+    with connection.cursor() as cursor:
+        for name in ("bulk_owner", "bulk_plan"):
+            cursor.execute(f"SELECT note FROM {name}")
+            assert cursor.fetchall() == [("keep me",)], name

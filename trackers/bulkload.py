@@ -1037,6 +1037,12 @@ def _squared(draw: str, span: int) -> str:
     return f"{span} * ({draw} / 32768) * ({draw} / 32768) / 4294967296"
 
 
+def _temporary(name: str) -> str:
+    """A temporary table's name with its schema, for DROP: unqualified, it would drop a
+    permanent table of that name when no temporary one exists."""
+    return f"{'pg_temp' if connection.vendor == 'postgresql' else 'temp'}.{name}"
+
+
 class DatabaseLoad:
     """Leads, contacts, trackers and their current step trackers made by the database
     itself with ``INSERT … SELECT`` over a series of row numbers: no row passes through
@@ -1120,7 +1126,7 @@ class DatabaseLoad:
         }
         with connection.cursor() as cursor:
             for name, (columns, rows) in tables.items():
-                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+                cursor.execute(f"DROP TABLE IF EXISTS {_temporary(name)}")
                 cursor.execute(
                     f"CREATE TEMPORARY TABLE {name} (idx INTEGER PRIMARY KEY, {columns})"
                 )
@@ -1136,7 +1142,7 @@ class DatabaseLoad:
             if not connection.needs_rollback:  # else they go with the rollback
                 with connection.cursor() as cursor:
                     for name in tables:
-                        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+                        cursor.execute(f"DROP TABLE IF EXISTS {_temporary(name)}")
 
     # ---- leads and contacts
 
@@ -1339,7 +1345,7 @@ class DatabaseLoad:
             stop = min(offset + batch_size, total)
             # Decided once, in a temporary table, for both inserts.
             with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE IF EXISTS bulk_plan")
+                cursor.execute(f"DROP TABLE IF EXISTS {_temporary('bulk_plan')}")
                 cursor.cursor.execute(
                     "CREATE TEMPORARY TABLE bulk_plan AS "
                     + self._tracker_plan(offset, stop, total, active, shuffle)
@@ -1356,7 +1362,7 @@ class DatabaseLoad:
             if on_batch is not None:
                 on_batch(counts)
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS bulk_plan")
+            cursor.execute(f"DROP TABLE IF EXISTS {_temporary('bulk_plan')}")
         counts.active = active
         reset_sequences(ActionCadenceTracker, ActionCadenceStepTracker)
         return counts
