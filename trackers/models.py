@@ -284,6 +284,10 @@ class ActionCadenceTracker(SObject):
         null=True,
         blank=True,
         related_name="trackers",
+        # Its own index stays, though tracker_cadence_state leads with the column: only
+        # a one-column index keeps a cadence's trackers in Id order, which the admin's
+        # list filtered by cadence (ORDER BY Id DESC) reads on SQLite without sorting
+        # (0.6 ms; 23 ms sorting the cadence's 10,000 trackers at 100,000 without it).
     )
     completion_disposition = models.CharField(
         "CompletionDisposition", max_length=255, null=True, blank=True
@@ -337,6 +341,7 @@ class ActionCadenceTracker(SObject):
         null=True,
         blank=True,
         related_name="owned_trackers",
+        db_index=False,  # tracker_owner_state (owner_user, state) leads with it
     )
     owner_queue = models.ForeignKey(
         "sharing.Group",
@@ -641,7 +646,10 @@ class ActionCadenceTrackerChangeEvent(models.Model):
 
     replay_id = models.BigAutoField(primary_key=True)
     tracker = models.ForeignKey(
-        ActionCadenceTracker, on_delete=models.CASCADE, related_name="change_events"
+        ActionCadenceTracker,
+        on_delete=models.CASCADE,
+        related_name="change_events",
+        db_index=False,  # changeevent_tracker (tracker, replay_id) leads with it
     )
     record_id = models.CharField(max_length=18, db_index=True)
     change_type = models.CharField(max_length=10, choices=ChangeType.choices)
@@ -652,7 +660,8 @@ class ActionCadenceTrackerChangeEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     commit_user_sf_id = models.CharField(max_length=18, blank=True)
-    transaction_key = models.CharField(max_length=36, db_index=True)
+    # changeevent_sequence_unique (transaction_key, sequence_number) leads with it.
+    transaction_key = models.CharField(max_length=36, db_index=False)
     sequence_number = models.PositiveIntegerField()
     change_origin = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(db_index=True)
