@@ -65,9 +65,12 @@ def workers(tmp_path):
 def pytest_collection_modifyitems(config, items):
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
     skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    skip_sqlite = pytest.mark.skip(reason="SQLite-only code, not used on PostgreSQL")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
+        if "sqlite" in item.keywords and on_postgres:
+            item.add_marker(skip_sqlite)
 
 
 @pytest.fixture

@@ -244,8 +244,9 @@ def bulk_load(
     unindexed tables once per row. SQLite readers keep seeing the tables as they
     were; PostgreSQL keeps them locked until commit, so this is for a quiet database.
 
-    ``also_checked``: tables the load writes too, their indexes kept; on SQLite their
-    foreign keys are checked with the others' at the end.
+    ``also_checked``: tables the load writes too, their indexes kept; their foreign
+    keys are checked at the end with the others' (on PostgreSQL dropped and added
+    again: checking a deferred key row by row at commit costs far more).
 
     Inside someone else's transaction (a test, a larger job) the indexes stay put
     and the load is a savepoint.
@@ -260,7 +261,9 @@ def bulk_load(
         connection.disable_constraint_checking()  # only possible outside a transaction
     try:
         with transaction.atomic():
-            drops, builds = _index_statements(tables)
+            drops, builds = _index_statements(
+                tables, keys_only=[model._meta.db_table for model in also_checked]
+            )
             with connection.cursor() as cursor:
                 for statement in drops:
                     cursor.execute(statement)
@@ -277,9 +280,12 @@ def bulk_load(
             connection.enable_constraint_checking()
 
 
-def _index_statements(tables: list[str]) -> tuple[list[str], list[str]]:
+def _index_statements(
+    tables: list[str], keys_only: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
     """(statements that drop, statements that rebuild) the tables' secondary indexes
-    and, on PostgreSQL, their unique and foreign key constraints. Primary keys stay."""
+    and, on PostgreSQL, their unique and foreign key constraints, and the foreign keys
+    of the ``keys_only`` tables (PostgreSQL). Primary keys stay."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             placeholders = ", ".join(["%s"] * len(tables))
@@ -309,6 +315,14 @@ def _index_statements(tables: list[str]) -> tuple[list[str], list[str]]:
             [tables],
         )
         keys = cursor.fetchall()
+        if keys_only:
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) "
+                "ORDER BY conname",
+                [list(keys_only)],
+            )
+            keys += cursor.fetchall()
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
     drops = [f'DROP INDEX "{name}"' for name, _ in indexes] + [
         f'ALTER TABLE {table} DROP CONSTRAINT "{name}"' for table, name, _ in keys

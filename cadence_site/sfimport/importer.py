@@ -407,6 +407,18 @@ class _OneAtATime:
         self.holders[key] = me
         return None
 
+    def release(self, row: _Row) -> None:
+        """The database refused ``row`` after ``check``: its new key is free again, and
+        a stored row keeps the key it had."""
+        me = row.sf_id or row.location
+        key = self._holds(row.merged)
+        if key is not None and self.holders.get(key) == me:
+            del self.holders[key]
+        if row.existing is not None:
+            old = self._holds(row.existing)
+            if old is not None:
+                self.holders.setdefault(old, me)
+
 
 # --------------------------------------------------------------------------- database messages
 
@@ -518,8 +530,9 @@ class Importer:
         someone else's transaction) the bulk loader's, which drops the tracker tables'
         indexes for the load and rebuilds them before commit. The change events' stay:
         that table only grows (rebuilding would cost what it already holds, however
-        small the import), its keys mostly arrive in order (tracker, time, transaction),
-        and on SQLite the writer thread maintains them beside the reading."""
+        small the import), most of its keys arrive in order (tracker, time, user), and
+        on SQLite the writer thread maintains them beside the reading. On PostgreSQL
+        its foreign keys are dropped and checked again at the end, in one pass each."""
         from trackers.models import (
             ActionCadenceStepTracker,
             ActionCadenceTracker,
@@ -783,38 +796,42 @@ class Importer:
         self._number(plan, rows)
         adapt = plan.adapt
         driver = connection.connection
+        # Every statement is made before the writer starts: from then on, this thread
+        # leaves the connection alone until ``_settle``.
         insert = _SqliteInsert(plan.model, ["id", "sf_id", *plan.attnames], WRITER_ROWS_PER_INSERT)
-        inserted = self.writes.submit(
-            insert.raw, driver, [(row.pk, row.sf_id, *adapt(row.merged)) for row in rows]
-        )
-        events = None
+        made = insert_events = None
         if plan.name == "ActionCadenceTracker":
-            # Written after the trackers, unless that failed.
             made_for = (plan.name, frozenset(given))
             if made_for not in self.create_events:
                 self.create_events[made_for] = _SqliteCreateEvents.of(plan, given)
             made = self.create_events[made_for]
-            if made is not None:
-                events = self.writes.submit(
-                    _unless_failed,
-                    inserted,
-                    made.raw,
-                    driver,
-                    rows[0].pk,
-                    self._event_header(plan),
-                    made.references(rows),
-                )
-            else:
+            if made is None:
                 insert_events = _SqliteInsert(
                     ActionCadenceTrackerChangeEvent, EVENT_COLUMNS, WRITER_ROWS_PER_INSERT
                 )
-                events = self.writes.submit(
-                    _unless_failed,
-                    inserted,
-                    insert_events.raw,
-                    driver,
-                    self._event_rows(plan, rows, []),
-                )
+        inserted = self.writes.submit(
+            insert.raw, driver, [(row.pk, row.sf_id, *adapt(row.merged)) for row in rows]
+        )
+        # The change events are written after the rows, unless those were refused.
+        events = None
+        if made is not None:
+            events = self.writes.submit(
+                _unless_failed,
+                inserted,
+                made.raw,
+                driver,
+                rows[0].pk,
+                self._event_header(plan),
+                made.references(rows),
+            )
+        elif insert_events is not None:
+            events = self.writes.submit(
+                _unless_failed,
+                inserted,
+                insert_events.raw,
+                driver,
+                self._event_rows(plan, rows, []),
+            )
         self._pending = (plan, rows, savepoint, inserted, events)
 
     def _settle(self) -> None:
@@ -835,6 +852,7 @@ class Importer:
             self._written(plan, rows, rows, [], [])
             return
         transaction.savepoint_rollback(savepoint)
+        transaction.savepoint_commit(savepoint)  # released, as Django's atomic does
         written = self._one_by_one(plan, rows, self._create_writer(plan))
         self._written(plan, rows, written, [], [])
         if written and plan.name == "ActionCadenceTracker":
@@ -859,10 +877,13 @@ class Importer:
         try:
             yield
         finally:
-            # On an error here, the writer finishes its statement before the rollback.
-            pool.shutdown(wait=True, cancel_futures=True)
-            sys.setswitchinterval(interval)
-            self.writes, self._pending = None, None
+            try:
+                # On an error here, the writer's running job (one batch's statements)
+                # ends before the rollback; a queued one never starts.
+                _drain(pool)
+            finally:
+                sys.setswitchinterval(interval)
+                self.writes, self._pending = None, None
 
     def _load_existing(self, plan: _Plan, batch: list[_Row]) -> None:
         ids = [row.sf_id for row in batch if row.sf_id]
@@ -1094,8 +1115,15 @@ class Importer:
                 self._error(row.location, name, message)
                 if plan.name == "ActionCadenceTracker":
                     self._active -= row.active_delta
+                    self._one_per_target.release(row)
+                elif plan.name == "ActionCadenceStepTracker":
+                    self._one_open_step.release(row)
             else:
                 written.append(row)
+        if len(written) < len(rows) and not gc.isenabled():
+            # Each refused row leaves a reference cycle (the database error's traceback
+            # frames), which the paused collector would keep until the import ends.
+            gc.collect()
         return written
 
     # ----------------------------------------------------------------- change events
@@ -1370,6 +1398,13 @@ class _SqliteCreateEvents:
         driver.execute(self.sql, (*parameters, references, first))
 
 
+# Field types whose stored SQLite value is their JSON value: text, picklists, whole
+# numbers, dates (stored as 2024-03-01).
+_SQLITE_AS_STORED = frozenset(
+    {"string", "textarea", "picklist", "email", "phone", "url", "int", "date"}
+)
+
+
 def _sqlite_json(plan: _Plan, spec: FieldSpec) -> str | None:
     """SQLite's expression for the API's JSON value of ``spec`` on row ``t``."""
     quote = connection.ops.quote_name
@@ -1399,9 +1434,9 @@ def _sqlite_json(plan: _Plan, spec: FieldSpec) -> str | None:
             f"json(CASE WHEN {column} IS NULL THEN 'null' WHEN {column} THEN 'true' "
             "ELSE 'false' END)"
         )
-    if spec.type in ("currency", "double", "percent"):
-        return None
-    return column  # text, picklists, whole numbers, dates (stored as 2024-03-01)
+    if spec.type in _SQLITE_AS_STORED:
+        return column
+    return None  # numbers (their JSON is Python's float), and any type not listed here
 
 
 def _by_sf_id(model: type[models.Model], ids: list[str], *fields: str) -> Iterator[tuple]:
@@ -1468,6 +1503,22 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _drain(pool: ThreadPoolExecutor) -> None:
+    """Shut the writer thread down, waiting for its job even through Ctrl-C: the
+    transaction must not roll back under a statement still writing (the statements
+    after it would commit on their own). An interrupt is raised once it has stopped."""
+    interrupted = None
+    while True:
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt as error:
+            interrupted = error
+            continue
+        break
+    if interrupted is not None:
+        raise interrupted
 
 
 def _unless_failed(before: futures.Future, write: Callable[..., None], *args: Any) -> None:

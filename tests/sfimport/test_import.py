@@ -8,6 +8,8 @@ import gc
 import io
 import shutil
 import sys
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -560,6 +562,78 @@ def test_a_refused_new_active_tracker_leaves_its_place_under_the_limit(
     assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 4
 
 
+def test_a_refused_new_active_tracker_leaves_its_target_free(imported_org, tmp_path):
+    """GIVEN two new Running trackers on one lead WHEN the database refuses the first
+    THEN the second is imported: the refused tracker never held the lead's one active
+    place (it was reported as holding it, naming a tracker that was never written)."""
+    _refuse("INSERT", "7CTImpNewRun001OSA")
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,OwnerId,TargetId\r\n"
+        "7CTImpNewRun001,Running,005ImpUserRep01,00QImpLeadBob01\r\n"
+        "7CTImpNewRun002,Running,005ImpUserRep01,00QImpLeadBob01\r\n",
+        encoding="utf-8",
+    )
+    result = run_command(str(rows), "--batch-size", "1")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ActionCadence")]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("ActionCadenceTracker.csv:2: the database refused the row")
+    assert tracker("7CTImpNewRun002OSA").state == "Running"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_big_load_outside_any_transaction_rebuilds_indexes_and_keeps_keys(tmp_path, monkeypatch):
+    """The path a real big import takes (no outer transaction): the tracker tables'
+    indexes are dropped and built again, the change events' foreign keys checked (on
+    PostgreSQL dropped and added again), the writer thread on SQLite; afterwards every
+    index and key is back, and every new tracker has its CREATE event."""
+    run_command(*org_files())
+    monkeypatch.setattr(importer, "REBUILD_FROM", 10)
+    loads = []
+    bulk_load = importer.bulk_load
+
+    def counted(*models, **options):
+        loads.append([model.__name__ for model in models])
+        return bulk_load(*models, **options)
+
+    monkeypatch.setattr(importer, "bulk_load", counted)
+    indexes_before = _indexes()
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
+        + "".join(
+            f"7CTImpBulk{index:05d},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
+            for index in range(40)
+        ),
+        encoding="utf-8",
+    )
+    result = run_command(str(rows), "--batch-size", "15")
+    assert "ActionCadenceTracker: 40 created" in result.stdout, result.stderr
+    assert loads == [["ActionCadenceTracker", "ActionCadenceStepTracker"]]
+    assert _indexes() == indexes_before
+    made = ActionCadenceTracker.all_objects.filter(sf_id__startswith="7CTImpBulk")
+    assert made.count() == 40
+    events = ActionCadenceTrackerChangeEvent.objects.filter(tracker__in=made)
+    assert sorted(events.values_list("sequence_number", flat=True)) == sorted(
+        [number for number in range(1, 16)] * 2 + list(range(1, 11))
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA foreign_key_check")
+            assert cursor.fetchall() == []
+
+
+def _indexes() -> set[tuple[str, str]]:
+    """(table, index or constraint) of the tracker and change event tables."""
+    tables = ["trackers_actioncadencetracker", "trackers_actioncadencetrackerchangeevent"]
+    with connection.cursor() as cursor:
+        return {
+            (table, name)
+            for table in tables
+            for name in connection.introspection.get_constraints(cursor, table)
+        }
+
+
 def test_a_change_event_the_database_refuses_fails_the_whole_import(imported_org, tmp_path):
     """A tracker is never written without its change event: when the database refuses
     the event (written by the writer thread on SQLite), the import stops with the
@@ -608,6 +682,53 @@ def test_an_import_stopped_midway_keeps_nothing_and_leaves_the_connection_usable
     assert not ActionCadenceTracker.all_objects.filter(sf_id__startswith="7CTImpStop").exists()
     assert ActionCadenceTracker.all_objects.count() == len(TRACKER_IDS)
     assert (gc.isenabled(), sys.getswitchinterval()) == (gc_before, interval_before)
+
+
+@pytest.mark.sqlite
+def test_a_second_ctrl_c_while_the_writer_finishes_still_keeps_nothing(
+    imported_org, tmp_path, monkeypatch
+):
+    """GIVEN a slow batch on its way in WHEN the import is stopped and stopped again
+    while it waits for the writer THEN it still waits for the batch before rolling back
+    (else the batch's statements would land after the rollback), and then stops."""
+    rows = tmp_path / "ActionCadenceTracker.csv"
+    rows.write_text(
+        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
+        + "".join(
+            f"7CTImpStop{index:05d},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
+            for index in range(1500)
+        ),
+        encoding="utf-8",
+    )
+    write = importer._SqliteInsert.raw
+
+    def slow(self, driver, batch):
+        time.sleep(0.3)
+        write(self, driver, batch)
+
+    monkeypatch.setattr(importer._SqliteInsert, "raw", slow)
+    shutdown = importer.ThreadPoolExecutor.shutdown
+    calls = []
+
+    def interrupted_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the second Ctrl-C, before the writer is done
+        return shutdown(self, *args, **kwargs)
+
+    monkeypatch.setattr(importer.ThreadPoolExecutor, "shutdown", interrupted_once)
+
+    def stop(source, done):
+        if done == 1000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        importer.run_import([open_path(str(rows))], progress=stop, batch_size=700)
+    assert len(calls) == 2
+    for thread in threading.enumerate():  # a writer left running would write now
+        if thread.name.startswith("import-writer"):
+            thread.join(10)
+    assert not ActionCadenceTracker.all_objects.filter(sf_id__startswith="7CTImpStop").exists()
 
 
 @pytest.mark.parametrize(
