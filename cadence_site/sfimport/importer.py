@@ -1286,6 +1286,7 @@ class _SqliteInsert:
             f"({', '.join(quote(name) for name in table.columns)}) VALUES "
         )
         self.one = f"({', '.join(['?'] * len(table.columns))})"
+        connection.ensure_connection()
         limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self.per = min(rows_per_insert or SQLITE_ROWS_PER_INSERT, limit // len(table.columns))
         self.full = self.head + ", ".join([self.one] * self.per)
