@@ -814,24 +814,13 @@ class Importer:
         )
         # The change events are written after the rows, unless those were refused.
         events = None
-        if made is not None:
-            events = self.writes.submit(
-                _unless_failed,
-                inserted,
-                made.raw,
-                driver,
-                rows[0].pk,
-                self._event_header(plan),
-                made.references(rows),
-            )
-        elif insert_events is not None:
-            events = self.writes.submit(
-                _unless_failed,
-                inserted,
-                insert_events.raw,
-                driver,
-                self._event_rows(plan, rows, []),
-            )
+        if made is not None or insert_events is not None:
+            if made is not None:
+                header = self._event_header(plan)
+                write_events, arguments = made.raw, (rows[0].pk, header, made.references(rows))
+            else:
+                write_events, arguments = insert_events.raw, (self._event_rows(plan, rows, []),)
+            events = self.writes.submit(_unless_failed, inserted, write_events, driver, *arguments)
         self._pending = (plan, rows, savepoint, inserted, events)
 
     def _settle(self) -> None:

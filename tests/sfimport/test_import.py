@@ -10,7 +10,9 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,7 +22,14 @@ from cadence_site import registry
 from cadence_site.sfimport import importer
 from cadence_site.sfimport.readers import open_path
 from sharing.models import ActionCadenceTrackerShare, Group, GroupMember, User, UserRole
-from tests.sfimport.conftest import FIXTURES, ORG, not_utf8_further_down, org_files, run_command
+from tests.sfimport.conftest import (
+    FIXTURES,
+    ORG,
+    Run,
+    not_utf8_further_down,
+    org_files,
+    run_command,
+)
 from trackers.models import (
     ActionCadence,
     ActionCadenceStep,
@@ -510,19 +519,24 @@ def _refuse(
             )
 
 
-def test_a_new_row_the_database_refuses_is_reported_and_the_rest_written(imported_org, tmp_path):
-    """Rows go in many to a statement; when the database refuses one, the batch is
-    written again row by row, so only that row is skipped, with its line."""
-    _refuse("INSERT", "7CTImpNewRun002OSA")
+def _complete_trackers(tmp_path, ids: Iterable[str]) -> Path:
+    """A tracker file: Complete trackers with these Ids, owned by the rep, on lead Bob."""
     rows = tmp_path / "ActionCadenceTracker.csv"
     rows.write_text(
         "Id,State,CompletionReason,OwnerId,TargetId\r\n"
         + "".join(
-            f"7CTImpNewRun00{index},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
-            for index in range(1, 8)
+            f"{sf_id},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n" for sf_id in ids
         ),
         encoding="utf-8",
     )
+    return rows
+
+
+def test_a_new_row_the_database_refuses_is_reported_and_the_rest_written(imported_org, tmp_path):
+    """Rows go in many to a statement; when the database refuses one, the batch is
+    written again row by row, so only that row is skipped, with its line."""
+    _refuse("INSERT", "7CTImpNewRun002OSA")
+    rows = _complete_trackers(tmp_path, (f"7CTImpNewRun00{index}" for index in range(1, 8)))
     result = run_command(str(rows))
     errors = [line for line in result.stderr.splitlines() if line.startswith("ActionCadence")]
     assert errors == [
@@ -545,18 +559,7 @@ def test_a_refused_new_active_tracker_leaves_its_place_under_the_limit(
     settled before the next one is checked against the limit."""
     settings.CADENCE_ACTIVE_TRACKER_LIMIT = 4
     assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 3
-    _refuse("INSERT", "7CTImpNewRun001OSA")
-    rows = tmp_path / "ActionCadenceTracker.csv"
-    rows.write_text(
-        "Id,State,OwnerId,TargetId\r\n"
-        "7CTImpNewRun001,Running,005ImpUserRep01,00QImpLeadBob01\r\n"
-        "7CTImpNewRun002,Running,005ImpUserRep01,003ImpContDee01\r\n",
-        encoding="utf-8",
-    )
-    result = run_command(str(rows), "--batch-size", "1")
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ActionCadence")]
-    assert len(errors) == 1, errors
-    assert errors[0].startswith("ActionCadenceTracker.csv:2: the database refused the row")
+    result = _two_running_the_first_refused(tmp_path, "003ImpContDee01")
     assert "ActionCadenceTracker: 1 created, 0 updated, 0 unchanged, 1 skipped" in result.stdout
     assert tracker("7CTImpNewRun002OSA").state == "Running"
     assert ActionCadenceTracker.objects.filter(is_tracker_active=True).count() == 4
@@ -566,19 +569,26 @@ def test_a_refused_new_active_tracker_leaves_its_target_free(imported_org, tmp_p
     """GIVEN two new Running trackers on one lead WHEN the database refuses the first
     THEN the second is imported: the refused tracker never held the lead's one active
     place (it was reported as holding it, naming a tracker that was never written)."""
+    _two_running_the_first_refused(tmp_path, "00QImpLeadBob01")
+    assert tracker("7CTImpNewRun002OSA").state == "Running"
+
+
+def _two_running_the_first_refused(tmp_path, second_target: str) -> Run:
+    """Import two new Running trackers, one a batch, the first on lead Bob and refused
+    by the database; check that its refusal is the only error."""
     _refuse("INSERT", "7CTImpNewRun001OSA")
     rows = tmp_path / "ActionCadenceTracker.csv"
     rows.write_text(
         "Id,State,OwnerId,TargetId\r\n"
         "7CTImpNewRun001,Running,005ImpUserRep01,00QImpLeadBob01\r\n"
-        "7CTImpNewRun002,Running,005ImpUserRep01,00QImpLeadBob01\r\n",
+        f"7CTImpNewRun002,Running,005ImpUserRep01,{second_target}\r\n",
         encoding="utf-8",
     )
     result = run_command(str(rows), "--batch-size", "1")
     errors = [line for line in result.stderr.splitlines() if line.startswith("ActionCadence")]
     assert len(errors) == 1, errors
     assert errors[0].startswith("ActionCadenceTracker.csv:2: the database refused the row")
-    assert tracker("7CTImpNewRun002OSA").state == "Running"
+    return result
 
 
 @pytest.mark.django_db(transaction=True)
@@ -598,15 +608,7 @@ def test_a_big_load_outside_any_transaction_rebuilds_indexes_and_keeps_keys(tmp_
 
     monkeypatch.setattr(importer, "bulk_load", counted)
     indexes_before = _indexes()
-    rows = tmp_path / "ActionCadenceTracker.csv"
-    rows.write_text(
-        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
-        + "".join(
-            f"7CTImpBulk{index:05d},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
-            for index in range(40)
-        ),
-        encoding="utf-8",
-    )
+    rows = _complete_trackers(tmp_path, (f"7CTImpBulk{index:05d}" for index in range(40)))
     result = run_command(str(rows), "--batch-size", "15")
     assert "ActionCadenceTracker: 40 created" in result.stdout, result.stderr
     assert loads == [["ActionCadenceTracker", "ActionCadenceStepTracker"]]
@@ -640,15 +642,7 @@ def test_a_change_event_the_database_refuses_fails_the_whole_import(imported_org
     database's error and keeps none of its rows."""
     before = ActionCadenceTrackerChangeEvent.objects.count()
     _refuse("INSERT", "7CTImpNewRun003OSA", "trackers_actioncadencetrackerchangeevent", "record_id")
-    rows = tmp_path / "ActionCadenceTracker.csv"
-    rows.write_text(
-        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
-        + "".join(
-            f"7CTImpNewRun00{index},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
-            for index in range(1, 6)
-        ),
-        encoding="utf-8",
-    )
+    rows = _complete_trackers(tmp_path, (f"7CTImpNewRun00{index}" for index in range(1, 6)))
     with pytest.raises(DatabaseError, match="refused by the test"):
         run_command(str(rows), "--batch-size", "2")
     assert not ActionCadenceTracker.all_objects.filter(sf_id__startswith="7CTImpNewRun").exists()
@@ -663,15 +657,7 @@ def test_an_import_stopped_midway_keeps_nothing_and_leaves_the_connection_usable
     the rollback: nothing of the file is kept, the connection answers the next query,
     and the interpreter's garbage collector and switch interval are as they were."""
     gc_before, interval_before = gc.isenabled(), sys.getswitchinterval()
-    rows = tmp_path / "ActionCadenceTracker.csv"
-    rows.write_text(
-        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
-        + "".join(
-            f"7CTImpStop{index:05d},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
-            for index in range(3000)
-        ),
-        encoding="utf-8",
-    )
+    rows = _complete_trackers(tmp_path, (f"7CTImpStop{index:05d}" for index in range(3000)))
 
     def stop(source, done):
         if done == 2000:
@@ -691,15 +677,7 @@ def test_a_second_ctrl_c_while_the_writer_finishes_still_keeps_nothing(
     """GIVEN a slow batch on its way in WHEN the import is stopped and stopped again
     while it waits for the writer THEN it still waits for the batch before rolling back
     (else the batch's statements would land after the rollback), and then stops."""
-    rows = tmp_path / "ActionCadenceTracker.csv"
-    rows.write_text(
-        "Id,State,CompletionReason,OwnerId,TargetId\r\n"
-        + "".join(
-            f"7CTImpStop{index:05d},Complete,NoMoreSteps,005ImpUserRep01,00QImpLeadBob01\r\n"
-            for index in range(1500)
-        ),
-        encoding="utf-8",
-    )
+    rows = _complete_trackers(tmp_path, (f"7CTImpStop{index:05d}" for index in range(1500)))
     write = importer._SqliteInsert.raw
 
     def slow(self, driver, batch):
