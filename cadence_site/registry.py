@@ -8,7 +8,7 @@ field metadata from here; nothing else restates it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -47,6 +47,20 @@ def format_datetime(value: dt.datetime | None) -> str | None:
         return None
     value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def json_form(
+    value: Any, datetime_format: Callable[[dt.datetime], str | None] = format_datetime
+) -> Any:
+    """A field's value as the API's JSON has it: datetimes in the wire format, dates
+    as 2024-03-01, numbers as floats. ``datetime_format``: an equal, faster one."""
+    if isinstance(value, dt.datetime):
+        return datetime_format(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -106,14 +120,7 @@ class FieldSpec:
         return getattr(record, self.attr)
 
     def json_value(self, record: models.Model) -> Any:
-        value = self.value(record)
-        if isinstance(value, dt.datetime):
-            return format_datetime(value)
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        if isinstance(value, Decimal):
-            return float(value)
-        return value
+        return json_form(self.value(record))
 
 
 def F(

@@ -41,7 +41,6 @@ from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from itertools import chain
 from typing import Any
 
@@ -1583,22 +1582,15 @@ def _getter(keys: list[str]) -> Callable[[dict[str, Any]], tuple]:
     return lambda row: tuple(row[key] for key in keys)
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return _json_datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
 @functools.lru_cache(maxsize=4096)  # a row's dates often repeat (CreatedDate, LastModifiedDate)
 def _json_datetime(value: dt.datetime) -> str:
     """format_datetime's output (2026-11-27T12:00:00.000+0000), through C isoformat."""
     if value.tzinfo is not dt.UTC:
         value = value.astimezone(dt.UTC)
     return value.isoformat(timespec="milliseconds")[:-6] + "+0000"
+
+
+_json = functools.partial(registry.json_form, datetime_format=_json_datetime)
 
 
 def _tracker_problems(row: dict[str, Any], given: dict[str, Any]) -> list[tuple[str, str]]:
